@@ -1,0 +1,37 @@
+"""Workers as the master sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from cloudai.domain.resources import Resources
+
+
+class WorkerStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPECT = "suspect"  # heartbeats late; no new work placed
+    LOST = "lost"  # its attempts were ended as lost
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Percentages 0-100 measured on the worker."""
+
+    cpu: float = 0.0
+    memory: float = 0.0
+    storage: float = 0.0
+    gpu: float = 0.0
+
+
+@dataclass(slots=True)
+class Worker:
+    worker_id: str
+    address: str
+    total: Resources
+    status: WorkerStatus
+    registered_at: datetime
+    last_heartbeat: datetime
+    usage: Usage = Usage()
+    credential_hash: str = ""

@@ -1,0 +1,120 @@
+"""The seams between the core and the outside world (store, clock).
+
+Every port has a real implementation and a fake that ships in the package, so that
+services are tested without sockets and one contract suite covers both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from cloudai.domain.task import Attempt, OutputFile, Task, TaskEvent, TaskResult, TaskStatus
+from cloudai.domain.users import User
+from cloudai.domain.workers import Worker
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self._mono = 0.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._mono += seconds
+
+
+class Store(Protocol):
+    """Persistence of every durable fact. The database is the source of truth.
+
+    Datetimes go in and come out timezone-aware (UTC). Missing objects answer None
+    (or an empty list); duplicate keys raise `Conflict`.
+    """
+
+    # users
+    async def add_user(self, user: User) -> None: ...
+
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    async def get_user_by_email(self, email: str) -> User | None: ...
+
+    # workers
+    async def upsert_worker(self, worker: Worker) -> None: ...
+
+    async def get_worker(self, worker_id: str) -> Worker | None: ...
+
+    async def list_workers(self) -> list[Worker]: ...
+
+    # tasks
+    async def add_task(self, task: Task, event: TaskEvent) -> None: ...
+
+    async def get_task(self, task_id: str) -> Task | None: ...
+
+    async def list_tasks(
+        self,
+        *,
+        user_id: str | None = None,
+        statuses: Collection[TaskStatus] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Task]:
+        """Newest first when `user_id` is given (a user's listing); oldest first otherwise
+        (the queue order: created_at, then task_id)."""
+        ...
+
+    async def save_task(
+        self,
+        task: Task,
+        *,
+        expected_status: TaskStatus,
+        expected_epoch: int,
+        events: Sequence[TaskEvent] = (),
+        attempt: Attempt | None = None,
+        result: TaskResult | None = None,
+    ) -> bool:
+        """Compare-and-set: write `task` only if the stored row still has
+        (expected_status, expected_epoch); in the same transaction append `events`,
+        upsert `attempt` (key task_id+epoch) and upsert `result` (key task_id).
+        Returns False, writing nothing, when the row changed underneath."""
+        ...
+
+    async def list_events(self, task_id: str) -> list[TaskEvent]: ...
+
+    async def get_attempt(self, task_id: str, epoch: int) -> Attempt | None: ...
+
+    async def list_attempts(self, task_id: str) -> list[Attempt]: ...
+
+    async def get_result(self, task_id: str) -> TaskResult | None: ...
+
+    # output files
+    async def replace_files(self, task_id: str, files: Sequence[OutputFile]) -> None:
+        """Set the task's file list to exactly `files` (idempotent re-upload)."""
+        ...
+
+    async def list_files(self, task_id: str) -> list[OutputFile]: ...
+
+    async def close(self) -> None: ...
