@@ -28,6 +28,7 @@ def generate(out: Path) -> None:
             f"--python_out={out}",
             f"--grpc_python_out={out}",
             f"--mypy_out={out}",
+            f"--mypy_grpc_out={out}",
             name,
         ]
         if protoc.main(args) != 0:

@@ -6,8 +6,8 @@ services are tested without sockets and one contract suite covers both.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 import time
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -81,9 +81,10 @@ class Store(Protocol):
         statuses: Collection[TaskStatus] | None = None,
         limit: int = 100,
         offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Task]:
-        """Newest first when `user_id` is given (a user's listing); oldest first otherwise
-        (the queue order: created_at, then task_id)."""
+        """Oldest first by default (the queue order: created_at, then task_id);
+        newest first for listings shown to people."""
         ...
 
     async def save_task(

@@ -530,6 +530,7 @@ class FileChunk(_message.Message):
     EPOCH_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     FILE_SIZE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     user_id: _builtins.str
     task_name: _builtins.str
@@ -544,6 +545,8 @@ class FileChunk(_message.Message):
     """added: hex digest of the whole file, on its last chunk"""
     file_size: _builtins.int
     """added: size of the whole file, on its last chunk"""
+    kind: _builtins.str
+    """added: "output" (default) for /output files, "log" for the task log"""
     def __init__(
         self,
         *,
@@ -558,10 +561,11 @@ class FileChunk(_message.Message):
         epoch: _builtins.int = ...,
         sha256: _builtins.str = ...,
         file_size: _builtins.int = ...,
+        kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "epoch", b"epoch", "file_path", b"file_path", "file_size", b"file_size", "is_last_chunk", b"is_last_chunk", "is_last_file", b"is_last_file", "sha256", b"sha256", "task_id", b"task_id", "task_name", b"task_name", "timestamp", b"timestamp", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "epoch", b"epoch", "file_path", b"file_path", "file_size", b"file_size", "is_last_chunk", b"is_last_chunk", "is_last_file", b"is_last_file", "kind", b"kind", "sha256", b"sha256", "task_id", b"task_id", "task_name", b"task_name", "timestamp", b"timestamp", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,13 +1,13 @@
 """The error hierarchy. Each boundary (gRPC, REST, CLI) translates these in one table.
 
-    CloudAIError
-    ├── NotFound            the object does not exist (or is not yours: we never say which)
-    ├── Conflict            the object exists already, or changed under you (CAS lost)
-    │   └── InvalidTransition   a status change the state machine forbids
-    ├── InvalidRequest      the input is malformed or out of range
-    ├── Unauthorized        missing or bad credentials
-    ├── Forbidden           authenticated, but not allowed
-    └── Unavailable         a dependency (worker, docker, database) cannot be reached now
+CloudAIError
+├── NotFound            the object does not exist (or is not yours: we never say which)
+├── Conflict            the object exists already, or changed under you (CAS lost)
+│   └── InvalidTransition   a status change the state machine forbids
+├── InvalidRequest      the input is malformed or out of range
+├── Unauthorized        missing or bad credentials
+├── Forbidden           authenticated, but not allowed
+└── Unavailable         a dependency (worker, docker, database) cannot be reached now
 """
 
 from __future__ import annotations

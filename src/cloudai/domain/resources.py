@@ -51,7 +51,10 @@ class Resources:
     def clamped(self) -> Resources:
         """No dimension below zero (a safety net; releases happen exactly once)."""
         return Resources(
-            max(self.cpu, 0.0), max(self.memory_gb, 0.0), max(self.storage_gb, 0.0), max(self.gpu, 0)
+            max(self.cpu, 0.0),
+            max(self.memory_gb, 0.0),
+            max(self.storage_gb, 0.0),
+            max(self.gpu, 0),
         )
 
 

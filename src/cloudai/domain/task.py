@@ -149,3 +149,29 @@ def transition(task: Task, to: TaskStatus, *, at: datetime, reason: str = "") ->
 
 def submitted_event(task: Task) -> TaskEvent:
     return TaskEvent(task.task_id, task.created_at, None, TaskStatus.QUEUED, "submitted", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """What a user asks for; validated at the boundary that received it."""
+
+    docker_image: str
+    command: str | list[str] | None
+    request: Resources
+    tag: str = ""
+    k_value: float = 2.0
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptReport:
+    """A worker's account of how an attempt ended."""
+
+    task_id: str
+    epoch: int
+    worker_id: str
+    outcome: TaskStatus  # COMPLETED, FAILED or CANCELLED
+    exit_code: int | None
+    reason: str
+    oom_killed: bool
+    log_size: int

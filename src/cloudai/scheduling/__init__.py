@@ -1,0 +1,1 @@
+"""Pure scheduling: a snapshot of workers and the queue in, placements and pending reasons out."""

@@ -1,0 +1,41 @@
+"""Executors: what actually runs a task (a Docker container, a local process, a fake)."""
+
+from __future__ import annotations
+
+from cloudai.worker.executors.base import (
+    CONTAINER_OUTPUT_DIR,
+    ExecutionSpec,
+    Executor,
+    ExecutorError,
+    ExitStatus,
+)
+from cloudai.worker.executors.docker import DockerExecutor
+from cloudai.worker.executors.fake import FakeExecutor, FakeRun
+from cloudai.worker.executors.process import ProcessExecutor
+
+EXECUTOR_KINDS = ("docker", "process", "fake")
+
+__all__ = [
+    "CONTAINER_OUTPUT_DIR",
+    "EXECUTOR_KINDS",
+    "DockerExecutor",
+    "ExecutionSpec",
+    "Executor",
+    "ExecutorError",
+    "ExitStatus",
+    "FakeExecutor",
+    "FakeRun",
+    "ProcessExecutor",
+    "build_executor",
+]
+
+
+def build_executor(kind: str, worker_id: str) -> Executor:
+    """The executor for a configured kind; ValueError for an unknown one."""
+    if kind == "docker":
+        return DockerExecutor(worker_id)
+    if kind == "process":
+        return ProcessExecutor(worker_id)
+    if kind == "fake":
+        return FakeExecutor()
+    raise ValueError(f"unknown executor kind {kind!r}; expected one of {EXECUTOR_KINDS}")

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install what CloudAI needs on Debian 12 (run as root), idempotently:
+#   scripts/install-deps.sh [docker] [postgres]
+# Always: a Python virtual environment in .venv with CloudAI and its dev tools.
+# docker:   Debian's docker.io + busybox-static, and a running dockerd
+#           (--bridge=none --iptables=false: task containers use network "none").
+# postgres: Debian's PostgreSQL server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+want_docker=0 want_postgres=0
+for arg in "$@"; do
+  case "$arg" in
+    docker) want_docker=1 ;;
+    postgres) want_postgres=1 ;;
+    *) echo "unknown component: $arg" >&2; exit 2 ;;
+  esac
+done
+
+packages=(python3-venv)
+[ "$want_docker" = 1 ] && packages+=(docker.io busybox-static)
+[ "$want_postgres" = 1 ] && packages+=(postgresql)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$want_docker" = 1 ] && ! docker info >/dev/null 2>&1; then
+  echo "== starting dockerd"
+  nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+    >/var/log/cloudai-dockerd.log 2>&1 &
+  for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  if ! docker info >/dev/null 2>&1; then
+    echo "error: dockerd did not start; its log:" >&2
+    tail -n 40 /var/log/cloudai-dockerd.log >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'

@@ -1,0 +1,3 @@
+from cloudai.cli.main import run
+
+run()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cloudai.api.deps import CurrentUser, Services, ServicesDep
+from cloudai.api.schemas import (
+    AttemptOut,
+    CancelOut,
+    EventOut,
+    LogsOut,
+    SubmitOut,
+    TaskDetailOut,
+    TaskIn,
+    TaskListOut,
+    TaskOut,
+)
+from cloudai.domain.errors import InvalidRequest
+from cloudai.domain.task import Task, TaskStatus
+from cloudai.domain.users import User
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+_MAX_LOG_READ = 4 * 1024 * 1024
+
+
+@router.post("", status_code=201)
+async def submit(body: TaskIn, user: CurrentUser, services: ServicesDep) -> SubmitOut:
+    task = await services.tasks.submit(user, body.to_spec())
+    return SubmitOut(task_id=task.task_id, status=task.status, message="task queued")
+
+
+@router.get("")
+async def list_tasks(
+    user: CurrentUser,
+    services: ServicesDep,
+    status: TaskStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TaskListOut:
+    tasks = await services.tasks.list_tasks(user, status, limit, offset)
+    pending = services.dispatcher.pending_reason
+    return TaskListOut(
+        tasks=[TaskOut.of(t, pending(t.task_id)) for t in tasks], limit=limit, offset=offset
+    )
+
+
+async def _detail(services: Services, user: User, task: Task) -> TaskDetailOut:
+    task_id = task.task_id
+    events = await services.tasks.events(user, task_id)
+    attempts = await services.tasks.attempts(user, task_id)
+    base = TaskOut.of(task, services.dispatcher.pending_reason(task_id))
+    return TaskDetailOut(
+        **base.model_dump(),
+        events=[EventOut.of(e) for e in events],
+        attempts=[AttemptOut.of(a) for a in attempts],
+    )
+
+
+@router.get("/{task_id}")
+async def get_task(task_id: str, user: CurrentUser, services: ServicesDep) -> TaskDetailOut:
+    return await _detail(services, user, await services.tasks.get(user, task_id))
+
+
+@router.get("/{task_id}/wait")
+async def wait_task(
+    task_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    until: str = "completed,failed,cancelled",
+    timeout: Annotated[float, Query(gt=0, le=300)] = 30.0,  # noqa: ASYNC109 - a query param
+) -> TaskDetailOut:
+    """Block until the task is in one of `until` (comma-separated) or `timeout` seconds
+    pass; answers the task as it then is. Callers check `status`."""
+    try:
+        wanted = {TaskStatus(s.strip()) for s in until.split(",") if s.strip()}
+    except ValueError as exc:
+        raise InvalidRequest(f"unknown status in until={until!r}") from exc
+    task = await services.tasks.wait(user, task_id, wanted, timeout)
+    return await _detail(services, user, task)
+
+
+@router.delete("/{task_id}")
+async def cancel_task(task_id: str, user: CurrentUser, services: ServicesDep) -> CancelOut:
+    task = await services.tasks.cancel(user, task_id)
+    return CancelOut(task_id=task.task_id, status=task.status, message="task cancelled")
+
+
+@router.get("/{task_id}/logs")
+async def task_logs(
+    task_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=_MAX_LOG_READ)] = _MAX_LOG_READ,
+) -> LogsOut:
+    piece = await services.logs.read(user, task_id, offset, limit)
+    return LogsOut(
+        task_id=task_id,
+        status=piece.task.status,
+        logs=piece.data.decode("utf-8", errors="replace"),
+        offset=piece.offset,
+        next_offset=piece.next_offset,
+        complete=piece.complete,
+    )

@@ -1,0 +1,217 @@
+"""The REST contract: request and response bodies. Keys follow the reference API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cloudai.domain.resources import DEFAULT_REQUEST, Resources
+from cloudai.domain.task import Attempt, OutputFile, Task, TaskEvent, TaskSpec, TaskStatus
+from cloudai.domain.users import User
+
+_MAX_COMMAND = 64 * 1024
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Annotated[str, Field(max_length=320)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class UserOut(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            user_id=user.user_id,
+            email=user.email,
+            name=user.name,
+            role=user.role.value,
+            created_at=user.created_at,
+        )
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+class TaskIn(BaseModel):
+    """A submission. Numbers in cores and GB; omitted requests take the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+    docker_image: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\s]+$")]
+    command: str | list[str] | None = None
+    cpu_required: Annotated[float, Field(gt=0, le=1024)] = DEFAULT_REQUEST.cpu
+    memory_required: Annotated[float, Field(gt=0, le=65536)] = DEFAULT_REQUEST.memory_gb
+    storage_required: Annotated[float, Field(ge=0, le=1_000_000)] = DEFAULT_REQUEST.storage_gb
+    gpu_required: Annotated[int, Field(ge=0, le=64)] = DEFAULT_REQUEST.gpu
+    tag: Annotated[str, Field(max_length=64)] = ""
+    k_value: Annotated[float, Field(ge=1.5, le=2.5)] = 2.0
+    name: Annotated[str, Field(max_length=200)] = ""
+
+    @field_validator("command")
+    @classmethod
+    def _command_size(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an argv command needs at least one element")
+            size = sum(len(part) for part in value)
+        else:
+            size = len(value or "")
+        if size > _MAX_COMMAND:
+            raise ValueError(f"command longer than {_MAX_COMMAND} characters")
+        return value or None
+
+    def to_spec(self) -> TaskSpec:
+        request = Resources(
+            self.cpu_required, self.memory_required, self.storage_required, self.gpu_required
+        )
+        return TaskSpec(
+            docker_image=self.docker_image,
+            command=self.command,
+            request=request,
+            tag=self.tag,
+            k_value=self.k_value,
+            name=self.name,
+        )
+
+
+class SubmitOut(BaseModel):
+    task_id: str
+    status: TaskStatus
+    message: str
+
+
+class EventOut(BaseModel):
+    at: datetime
+    from_status: TaskStatus | None
+    to_status: TaskStatus
+    reason: str
+    epoch: int
+
+    @classmethod
+    def of(cls, e: TaskEvent) -> EventOut:
+        return cls(
+            at=e.at, from_status=e.from_status, to_status=e.to_status, reason=e.reason,
+            epoch=e.epoch,
+        )  # fmt: skip
+
+
+class AttemptOut(BaseModel):
+    epoch: int
+    worker_id: str
+    status: str
+    assigned_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    exit_code: int | None
+    oom_killed: bool
+    reason: str
+
+    @classmethod
+    def of(cls, a: Attempt) -> AttemptOut:
+        return cls(
+            epoch=a.epoch, worker_id=a.worker_id, status=a.status.value,
+            assigned_at=a.assigned_at, started_at=a.started_at, finished_at=a.finished_at,
+            exit_code=a.exit_code, oom_killed=a.oom_killed, reason=a.reason,
+        )  # fmt: skip
+
+
+class TaskOut(BaseModel):
+    task_id: str
+    name: str
+    user_id: str
+    docker_image: str
+    command: str | list[str] | None
+    cpu_required: float
+    memory_required: float
+    storage_required: float
+    gpu_required: int
+    tag: str
+    k_value: float
+    status: TaskStatus
+    reason: str
+    pending_reason: str | None = None
+    worker_id: str | None
+    exit_code: int | None
+    attempt: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, t: Task, pending_reason: str | None = None) -> TaskOut:
+        return cls(
+            task_id=t.task_id, name=t.name, user_id=t.user_id, docker_image=t.docker_image,
+            command=t.command, cpu_required=t.request.cpu, memory_required=t.request.memory_gb,
+            storage_required=t.request.storage_gb, gpu_required=t.request.gpu, tag=t.tag,
+            k_value=t.k_value, status=t.status, reason=t.reason, pending_reason=pending_reason,
+            worker_id=t.worker_id, exit_code=t.exit_code, attempt=t.epoch,
+            created_at=t.created_at, updated_at=t.updated_at, started_at=t.started_at,
+            finished_at=t.finished_at,
+        )  # fmt: skip
+
+
+class TaskDetailOut(TaskOut):
+    events: list[EventOut]
+    attempts: list[AttemptOut]
+
+
+class TaskListOut(BaseModel):
+    tasks: list[TaskOut]
+    limit: int
+    offset: int
+
+
+class CancelOut(BaseModel):
+    task_id: str
+    status: TaskStatus
+    message: str
+
+
+class LogsOut(BaseModel):
+    task_id: str
+    status: TaskStatus
+    logs: str
+    offset: int
+    next_offset: int
+    complete: bool
+
+
+class FileOut(BaseModel):
+    path: str
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, f: OutputFile) -> FileOut:
+        return cls(path=f.path, size=f.size, sha256=f.sha256)
+
+
+class FilesOut(BaseModel):
+    task_id: str
+    files: list[FileOut]
+    total_size: int
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str

@@ -1,0 +1,183 @@
+"""The master's composition root: settings in, running servers out; stop in a fixed order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import uvicorn
+
+from cloudai._proto import cluster_pb2_grpc as pb_grpc
+from cloudai.api.app import create_app
+from cloudai.api.deps import Services
+from cloudai.config import MasterSettings
+from cloudai.master.accounts import AccountService
+from cloudai.master.dispatcher import Dispatcher
+from cloudai.master.files import FileArea
+from cloudai.master.grpc_service import MasterWorkerService
+from cloudai.master.lifecycle import Lifecycle
+from cloudai.master.logs import LogService
+from cloudai.master.registry import WorkerRegistry
+from cloudai.master.tasks import TaskService
+from cloudai.master.transitions import TaskWriter
+from cloudai.master.uploads import UploadService
+from cloudai.master.watch import TaskWatch
+from cloudai.master.worker_client import GrpcWorkerGateway
+from cloudai.ports import Store, SystemClock
+from cloudai.store.sql import open_store
+
+logger = logging.getLogger(__name__)
+
+_GRPC_MAX_MESSAGE = 8 * 1024 * 1024
+
+
+def load_or_create_secret(path: Path, given: str | None, length: int = 32) -> str:
+    """A configured secret wins; otherwise one generated on first start, kept 0600."""
+    if given:
+        return given
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(length)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class MasterSecrets:
+    join_token: str
+    jwt_secret: str
+    admin_password: str
+
+
+def master_secrets(settings: MasterSettings) -> MasterSecrets:
+    def given(value: object) -> str | None:
+        return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]
+
+    secret_dir = settings.data_dir / "secrets"
+    return MasterSecrets(
+        join_token=load_or_create_secret(secret_dir / "join-token", given(settings.join_token)),
+        jwt_secret=load_or_create_secret(secret_dir / "jwt-secret", given(settings.jwt_secret)),
+        admin_password=load_or_create_secret(
+            secret_dir / "admin-password", given(settings.admin_password), 12
+        ),
+    )
+
+
+class _QuietServer(uvicorn.Server):
+    """Uvicorn inside our own loop: signals belong to the process's composition root."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class MasterApp:
+    def __init__(self, settings: MasterSettings) -> None:
+        self.settings = settings
+        self.secrets = master_secrets(settings)
+        self.grpc_port = 0
+        self.http_port = 0
+        self._store: Store | None = None
+        self._gateway: GrpcWorkerGateway | None = None
+        self._grpc: grpc.aio.Server | None = None
+        self._http: _QuietServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        s = self.settings
+        clock = SystemClock()
+        store = self._store = await open_store(s.database_url())
+        registry = WorkerRegistry(
+            store, clock, suspect_after_s=s.heartbeat_suspect_s, lost_after_s=s.heartbeat_lost_s
+        )
+        await registry.load()
+        gateway = self._gateway = GrpcWorkerGateway(
+            self.secrets.join_token, timeout_s=s.assign_timeout_s
+        )
+        watch = TaskWatch()
+        writer = TaskWriter(store, clock, watch)
+        lifecycle = Lifecycle(store, clock, writer)
+        dispatcher = Dispatcher(
+            store, clock, registry, gateway, lifecycle, writer, interval_s=s.schedule_interval_s
+        )
+        accounts = AccountService(
+            store, clock, jwt_secret=self.secrets.jwt_secret, ttl_s=s.jwt_ttl_s
+        )
+        await accounts.ensure_admin(s.admin_email, self.secrets.admin_password)
+        area = FileArea(s.data_dir)
+        tasks = TaskService(store, clock, registry, gateway, writer, watch, dispatcher.wake)
+        uploads = UploadService(store, area, max_bytes=s.max_upload_bytes)
+        await self._start_grpc(
+            MasterWorkerService(self.secrets.join_token, registry, lifecycle, dispatcher, uploads)
+        )
+        services = Services(
+            accounts, tasks, LogService(tasks, area, registry, gateway), area, registry, dispatcher
+        )
+        await self._start_http(services)
+        self._tasks = [
+            asyncio.create_task(dispatcher.run(), name="dispatcher"),
+            asyncio.create_task(self._watch_liveness(registry, dispatcher), name="liveness"),
+        ]
+        logger.info("master started", extra={"http": self.http_port, "grpc": self.grpc_port})
+
+    async def _start_grpc(self, service: MasterWorkerService) -> None:
+        server = self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", _GRPC_MAX_MESSAGE),
+                ("grpc.max_send_message_length", _GRPC_MAX_MESSAGE),
+            ]
+        )
+        pb_grpc.add_MasterWorkerServicer_to_server(service, server)
+        self.grpc_port = server.add_insecure_port(
+            f"{self.settings.grpc_host}:{self.settings.grpc_port}"
+        )
+        await server.start()
+
+    async def _start_http(self, services: Services) -> None:
+        config = uvicorn.Config(
+            create_app(services),
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_level="warning",
+            lifespan="off",
+        )
+        server = self._http = _QuietServer(config)
+        serving = asyncio.create_task(server.serve(), name="http")
+        while not server.started:
+            if serving.done():
+                await serving  # surfaces the bind error
+                raise RuntimeError("HTTP server stopped during start-up")
+            await asyncio.sleep(0.02)
+        self.http_port = server.servers[0].sockets[0].getsockname()[1]
+        self._serving = serving
+
+    async def _watch_liveness(self, registry: WorkerRegistry, dispatcher: Dispatcher) -> None:
+        interval = max(self.settings.heartbeat_suspect_s / 5, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            for worker_id in await registry.check_liveness():
+                await dispatcher.worker_lost(worker_id)
+
+    async def stop(self) -> None:
+        """Intake first (HTTP, gRPC), then the loops, then connections, then the store."""
+        if self._http is not None:
+            self._http.should_exit = True
+            await self._serving
+        if self._grpc is not None:
+            await self._grpc.stop(grace=2.0)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._gateway is not None:
+            await self._gateway.close()
+        if self._store is not None:
+            await self._store.close()
+        logger.info("master stopped")

@@ -1,0 +1,121 @@
+"""The master's gRPC face: thin adapters over the registry, lifecycle and uploads.
+
+Authentication: RegisterWorker needs the cluster join token; every other call
+needs the worker id and its credential in metadata (see credentials.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from cloudai._proto import cluster_pb2 as pb
+from cloudai.domain.errors import CloudAIError, InvalidRequest, Unauthorized
+from cloudai.master.dispatcher import Dispatcher
+from cloudai.master.lifecycle import Lifecycle
+from cloudai.master.registry import WorkerRegistry
+from cloudai.master.uploads import KIND_OUTPUT, UploadChunk, UploadService
+from cloudai.rpc import convert
+from cloudai.rpc.credentials import (
+    CREDENTIAL_HEADER,
+    JOIN_TOKEN_HEADER,
+    WORKER_ID_HEADER,
+    same_secret,
+    worker_credential,
+)
+from cloudai.rpc.errors import abort_with
+from cloudai.rpc.servicers import Context, MasterSide
+
+logger = logging.getLogger(__name__)
+
+
+def _metadata(context: Context) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+class MasterWorkerService(MasterSide):
+    def __init__(
+        self,
+        join_token: str,
+        registry: WorkerRegistry,
+        lifecycle: Lifecycle,
+        dispatcher: Dispatcher,
+        uploads: UploadService,
+    ) -> None:
+        self._join_token = join_token
+        self._registry = registry
+        self._lifecycle = lifecycle
+        self._dispatcher = dispatcher
+        self._uploads = uploads
+
+    def _caller(self, context: Context) -> str:
+        """The authenticated worker id of this call."""
+        meta = _metadata(context)
+        worker_id = meta.get(WORKER_ID_HEADER, "")
+        given = meta.get(CREDENTIAL_HEADER, "")
+        expected = worker_credential(self._join_token, worker_id)
+        if not worker_id or not same_secret(given, expected):
+            raise Unauthorized("missing or invalid worker credential")
+        return worker_id
+
+    async def RegisterWorker(self, request: pb.WorkerInfo, context: Context) -> pb.RegisterAck:
+        try:
+            token = _metadata(context).get(JOIN_TOKEN_HEADER, "")
+            if not same_secret(token, self._join_token):
+                raise Unauthorized("invalid cluster join token")
+            if not request.worker_id or not request.worker_ip:
+                raise InvalidRequest("worker_id and worker_ip are required")
+            total = convert.resources_from_worker_info(request)
+            await self._registry.register(request.worker_id, request.worker_ip, total)
+            running = convert.running_from_proto(list(request.running_tasks))
+            await self._dispatcher.worker_registered(request.worker_id, running)
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        credential = worker_credential(self._join_token, request.worker_id)
+        return pb.RegisterAck(success=True, message="registered", worker_credential=credential)
+
+    async def SendHeartbeat(self, request: pb.Heartbeat, context: Context) -> pb.HeartbeatAck:
+        try:
+            worker_id = self._caller(context)
+            await self._registry.heartbeat(worker_id, convert.usage_from_heartbeat(request))
+            running = convert.running_from_proto(list(request.running_tasks))
+            kill = await self._lifecycle.reconcile(worker_id, running)
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        return pb.HeartbeatAck(
+            success=True, cancel=[pb.TaskEpoch(task_id=t, epoch=e) for t, e in kill]
+        )
+
+    async def ReportTaskCompletion(self, request: pb.TaskResult, context: Context) -> pb.Ack:
+        try:
+            worker_id = self._caller(context)
+            task = await self._lifecycle.finished(convert.report_from_proto(request, worker_id))
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        self._dispatcher.wake()
+        # A stale or repeated report is acknowledged too: the worker may forget it.
+        message = "recorded" if task else "already final or superseded; ignored"
+        return pb.Ack(success=True, message=message)
+
+    async def UploadTaskFiles(
+        self, request_iterator: AsyncIterator[pb.FileChunk], context: Context
+    ) -> pb.FileUploadAck:
+        try:
+            worker_id = self._caller(context)
+            count = await self._uploads.receive(worker_id, _chunks(request_iterator))
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        return pb.FileUploadAck(success=True, message="stored", files_received=count)
+
+
+async def _chunks(messages: AsyncIterator[pb.FileChunk]) -> AsyncIterator[UploadChunk]:
+    async for m in messages:
+        yield UploadChunk(
+            task_id=m.task_id,
+            epoch=m.epoch,
+            path=m.file_path,
+            data=m.data,
+            last_chunk=m.is_last_chunk,
+            kind=m.kind or KIND_OUTPUT,
+            sha256=m.sha256,
+        )

@@ -1,0 +1,135 @@
+"""Worker-facing task transitions: an attempt starts, ends, or is lost.
+
+Every report carries (task_id, epoch). A report for an older epoch, from a worker
+that does not hold the attempt, or for a task already final is a no-op: delivery is
+at-least-once, and resources are derived from task status so they free exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cloudai.domain.task import (
+    Attempt,
+    AttemptReport,
+    AttemptStatus,
+    Task,
+    TaskResult,
+    TaskStatus,
+)
+from cloudai.master.transitions import Change, TaskWriter
+from cloudai.ports import Clock, Store
+
+logger = logging.getLogger(__name__)
+
+_ATTEMPT_OUTCOME = {
+    TaskStatus.COMPLETED: AttemptStatus.SUCCEEDED,
+    TaskStatus.FAILED: AttemptStatus.FAILED,
+    TaskStatus.CANCELLED: AttemptStatus.CANCELLED,
+}
+
+
+def holds(task: Task, worker_id: str, epoch: int) -> bool:
+    """True when this worker runs the task's current attempt."""
+    return task.status.holds_resources and task.worker_id == worker_id and task.epoch == epoch
+
+
+class Lifecycle:
+    def __init__(self, store: Store, clock: Clock, writer: TaskWriter) -> None:
+        self._store = store
+        self._clock = clock
+        self._writer = writer
+
+    async def started(self, task_id: str, epoch: int, worker_id: str) -> Task | None:
+        now = self._clock.now()
+
+        def decide(task: Task) -> Change | None:
+            if not holds(task, worker_id, epoch) or task.status is not TaskStatus.ASSIGNED:
+                return None
+            attempt = Attempt(
+                task_id, epoch, worker_id, task.updated_at, AttemptStatus.RUNNING, started_at=now
+            )
+            return Change(TaskStatus.RUNNING, "started", attempt=attempt)
+
+        return await self._writer.change(task_id, decide)
+
+    async def refused(self, task_id: str, epoch: int, worker_id: str, why: str) -> Task | None:
+        """The worker could not take the attempt: back to the queue, nothing ran."""
+        now = self._clock.now()
+
+        def decide(task: Task) -> Change | None:
+            if not holds(task, worker_id, epoch):
+                return None
+            attempt = Attempt(
+                task_id, epoch, worker_id, task.updated_at, AttemptStatus.REFUSED,
+                finished_at=now, reason=why,
+            )  # fmt: skip
+            return Change(TaskStatus.QUEUED, f"worker {worker_id} refused: {why}", attempt=attempt)
+
+        return await self._writer.change(task_id, decide)
+
+    async def finished(self, report: AttemptReport) -> Task | None:
+        now = self._clock.now()
+
+        def decide(task: Task) -> Change | None:
+            if not holds(task, report.worker_id, report.epoch):
+                return None
+            attempt = Attempt(
+                report.task_id,
+                report.epoch,
+                report.worker_id,
+                assigned_at=task.updated_at,
+                status=_ATTEMPT_OUTCOME[report.outcome],
+                started_at=task.started_at or now,
+                finished_at=now,
+                exit_code=report.exit_code,
+                oom_killed=report.oom_killed,
+                reason=report.reason,
+            )
+            result = TaskResult(
+                report.task_id, report.epoch, report.worker_id, report.outcome,
+                report.exit_code, report.reason, report.log_size, now,
+            )  # fmt: skip
+            task.exit_code = report.exit_code
+            return Change(report.outcome, report.reason, attempt=attempt, result=result)
+
+        task = await self._writer.change(report.task_id, decide)
+        if task is None:
+            logger.info(
+                "stale or repeated report ignored",
+                extra={"task_id": report.task_id, "epoch": report.epoch},
+            )
+        return task
+
+    async def lost(self, task_id: str, epoch: int, worker_id: str) -> Task | None:
+        """The worker vanished: the attempt ends as lost and the task waits again."""
+        now = self._clock.now()
+
+        def decide(task: Task) -> Change | None:
+            if not holds(task, worker_id, epoch):
+                return None
+            attempt = Attempt(
+                task_id, epoch, worker_id, task.updated_at, AttemptStatus.LOST,
+                finished_at=now, reason="lost",
+            )  # fmt: skip
+            return Change(TaskStatus.QUEUED, f"worker {worker_id} lost; requeued", attempt=attempt)
+
+        return await self._writer.change(task_id, decide)
+
+    async def reconcile(
+        self, worker_id: str, running: list[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        """Compare what a worker says it runs with what the master assigned it.
+        Returns the attempts the worker must kill; marks seen attempts as running and
+        ends, as lost, attempts the worker no longer has."""
+        kill: list[tuple[str, int]] = []
+        seen: set[str] = set()
+        for task_id, epoch in running:
+            task = await self._store.get_task(task_id)
+            if task is None or not holds(task, worker_id, epoch):
+                kill.append((task_id, epoch))
+                continue
+            seen.add(task_id)
+            if task.status is TaskStatus.ASSIGNED:
+                await self.started(task_id, epoch, worker_id)
+        return kill

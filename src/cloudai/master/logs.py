@@ -1,0 +1,70 @@
+"""Reading a task's log: from the master's copy once the attempt has shipped it,
+from the worker while it runs."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from cloudai.domain.errors import NotFound, Unavailable
+from cloudai.domain.task import Task, TaskStatus
+from cloudai.domain.users import User
+from cloudai.master.files import FileArea
+from cloudai.master.gateway import WorkerGateway
+from cloudai.master.registry import WorkerRegistry
+from cloudai.master.tasks import TaskService
+
+
+@dataclass(frozen=True, slots=True)
+class LogSlice:
+    task: Task
+    data: bytes
+    offset: int
+    next_offset: int
+    complete: bool  # no more bytes will ever follow
+
+
+class LogService:
+    def __init__(
+        self,
+        tasks: TaskService,
+        area: FileArea,
+        registry: WorkerRegistry,
+        gateway: WorkerGateway,
+    ) -> None:
+        self._tasks = tasks
+        self._area = area
+        self._registry = registry
+        self._gateway = gateway
+
+    async def read(self, user: User, task_id: str, offset: int, limit: int) -> LogSlice:
+        task = await self._tasks.get(user, task_id)
+        if task.epoch == 0:  # never placed: no log yet
+            return LogSlice(task, b"", offset, offset, task.status is TaskStatus.CANCELLED)
+        try:
+            data, size = await asyncio.to_thread(
+                self._area.read_log, task.task_id, task.epoch, offset, limit
+            )
+            end = offset + len(data)
+            return LogSlice(task, data, offset, end, task.status.is_terminal and end >= size)
+        except NotFound:
+            pass
+        data = await self._from_worker(task, offset, limit)
+        return LogSlice(task, data, offset, offset + len(data), False)
+
+    async def _from_worker(self, task: Task, offset: int, limit: int) -> bytes:
+        worker = self._registry.get(task.worker_id) if task.worker_id else None
+        if worker is None:
+            return b""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            pieces = self._gateway.stream_logs(worker, task.task_id, task.epoch, offset, False)
+            async for piece in pieces:
+                parts.append(piece.data)
+                size += len(piece.data)
+                if size >= limit:
+                    break
+        except (Unavailable, NotFound):
+            return b""  # the worker is gone or has dropped it; the upload may still come
+        return b"".join(parts)[:limit]

@@ -1,0 +1,95 @@
+"""The worker registry: who is in the cluster, what they offer, whether they are alive.
+
+It owns the in-memory worker table (a cache of the store, rebuilt on start) and is
+the only writer of worker rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from cloudai.domain.errors import NotFound
+from cloudai.domain.resources import Resources
+from cloudai.domain.workers import Usage, Worker, WorkerStatus
+from cloudai.ports import Clock, Store
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerRegistry:
+    def __init__(
+        self, store: Store, clock: Clock, *, suspect_after_s: float, lost_after_s: float
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._suspect_after_s = suspect_after_s
+        self._lost_after_s = lost_after_s
+        self._workers: dict[str, Worker] = {}
+
+    async def load(self) -> None:
+        """Rebuild the cache from the store. Liveness restarts from now: a master
+        restart gives every worker a full grace period before anything is declared lost."""
+        now = self._clock.now()
+        for worker in await self._store.list_workers():
+            if worker.status is not WorkerStatus.LOST:
+                worker.last_heartbeat = now
+            self._workers[worker.worker_id] = worker
+
+    async def register(self, worker_id: str, address: str, total: Resources) -> Worker:
+        now = self._clock.now()
+        known = self._workers.get(worker_id)
+        worker = Worker(
+            worker_id=worker_id,
+            address=address,
+            total=total,
+            status=WorkerStatus.ACTIVE,
+            registered_at=known.registered_at if known else now,
+            last_heartbeat=now,
+        )
+        self._workers[worker_id] = worker
+        await self._store.upsert_worker(worker)
+        logger.info("worker registered", extra={"worker_id": worker_id, "address": address})
+        return replace(worker)
+
+    async def heartbeat(self, worker_id: str, usage: Usage) -> Worker:
+        worker = self._workers.get(worker_id)
+        if worker is None:
+            raise NotFound(f"worker {worker_id} is not registered")
+        worker.last_heartbeat = self._clock.now()
+        worker.usage = usage
+        if worker.status is not WorkerStatus.ACTIVE:
+            logger.info("worker back", extra={"worker_id": worker_id})
+        worker.status = WorkerStatus.ACTIVE
+        await self._store.upsert_worker(worker)
+        return replace(worker)
+
+    async def check_liveness(self) -> list[str]:
+        """Mark late workers suspect, silent ones lost. Returns the newly lost ids."""
+        now = self._clock.now()
+        newly_lost = []
+        for worker in self._workers.values():
+            silent = (now - worker.last_heartbeat).total_seconds()
+            status = worker.status
+            if silent >= self._lost_after_s:
+                status = WorkerStatus.LOST
+            elif silent >= self._suspect_after_s:
+                status = WorkerStatus.SUSPECT
+            if status is worker.status or worker.status is WorkerStatus.LOST:
+                continue
+            worker.status = status
+            await self._store.upsert_worker(worker)
+            logger.warning("worker %s", status, extra={"worker_id": worker.worker_id})
+            if status is WorkerStatus.LOST:
+                newly_lost.append(worker.worker_id)
+        return newly_lost
+
+    def get(self, worker_id: str) -> Worker | None:
+        worker = self._workers.get(worker_id)
+        return replace(worker) if worker else None
+
+    def all(self) -> list[Worker]:
+        return [replace(w) for w in sorted(self._workers.values(), key=lambda w: w.worker_id)]
+
+    def active(self) -> list[Worker]:
+        return [w for w in self.all() if w.status is WorkerStatus.ACTIVE]

@@ -1,0 +1,158 @@
+"""User-facing task operations: submit, read, list, cancel. Ownership is enforced
+here: another user's task does not exist for you (NotFound, never Forbidden)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from cloudai.domain.errors import Conflict, NotFound, Unavailable
+from cloudai.domain.task import (
+    Attempt,
+    AttemptStatus,
+    OutputFile,
+    Task,
+    TaskEvent,
+    TaskSpec,
+    TaskStatus,
+    submitted_event,
+)
+from cloudai.domain.users import Role, User
+from cloudai.master.gateway import WorkerGateway
+from cloudai.master.registry import WorkerRegistry
+from cloudai.master.transitions import Change, TaskWriter
+from cloudai.master.watch import TaskWatch
+from cloudai.ports import Clock, Store
+
+logger = logging.getLogger(__name__)
+
+
+def new_task_id() -> str:
+    return f"task-{uuid.uuid4().hex[:16]}"
+
+
+def can_see(user: User, task: Task) -> bool:
+    return user.role is Role.ADMIN or task.user_id == user.user_id
+
+
+class TaskService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        registry: WorkerRegistry,
+        gateway: WorkerGateway,
+        writer: TaskWriter,
+        watch: TaskWatch,
+        wake_scheduler: Callable[[], None],
+    ) -> None:
+        self._writer = writer
+        self._watch = watch
+        self._store = store
+        self._clock = clock
+        self._registry = registry
+        self._gateway = gateway
+        self._wake = wake_scheduler
+
+    async def submit(self, user: User, spec: TaskSpec) -> Task:
+        now = self._clock.now()
+        task = Task(
+            task_id=new_task_id(),
+            user_id=user.user_id,
+            name=spec.name or spec.docker_image,
+            docker_image=spec.docker_image,
+            command=spec.command,
+            request=spec.request,
+            tag=spec.tag,
+            k_value=spec.k_value,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._store.add_task(task, submitted_event(task))
+        logger.info("task submitted", extra={"task_id": task.task_id, "user_id": user.user_id})
+        self._wake()
+        return task
+
+    async def get(self, user: User, task_id: str) -> Task:
+        task = await self._store.get_task(task_id)
+        if task is None or not can_see(user, task):
+            raise NotFound(f"task {task_id} not found")
+        return task
+
+    async def list_tasks(
+        self, user: User, status: TaskStatus | None, limit: int, offset: int
+    ) -> list[Task]:
+        owner = None if user.role is Role.ADMIN else user.user_id
+        return await self._store.list_tasks(
+            user_id=owner,
+            statuses=[status] if status else None,
+            limit=limit,
+            offset=offset,
+            newest_first=True,
+        )
+
+    async def wait(
+        self, user: User, task_id: str, until: set[TaskStatus], timeout_s: float
+    ) -> Task:
+        """The task once it is in one of `until` (or as it is when time runs out)."""
+
+        async def check() -> tuple[bool, Task]:
+            task = await self.get(user, task_id)
+            return task.status in until, task
+
+        return await self._watch.wait_for(check, timeout_s)
+
+    async def events(self, user: User, task_id: str) -> list[TaskEvent]:
+        await self.get(user, task_id)
+        return await self._store.list_events(task_id)
+
+    async def attempts(self, user: User, task_id: str) -> list[Attempt]:
+        await self.get(user, task_id)
+        return await self._store.list_attempts(task_id)
+
+    async def files(self, user: User, task_id: str) -> list[OutputFile]:
+        await self.get(user, task_id)
+        return await self._store.list_files(task_id)
+
+    async def cancel(self, user: User, task_id: str) -> Task:
+        """Cancel now. The task is final at once; a running attempt is told to stop and
+        anything it reports later for that epoch is ignored (files are still kept)."""
+        task = await self.get(user, task_id)
+        if task.status.is_terminal:
+            raise Conflict(f"task {task_id} is already {task.status}")
+        now = self._clock.now()
+
+        def decide(current: Task) -> Change | None:
+            if current.status.is_terminal:
+                return None
+            attempt = None
+            if current.status.holds_resources and current.worker_id:
+                attempt = Attempt(
+                    current.task_id,
+                    current.epoch,
+                    current.worker_id,
+                    assigned_at=current.updated_at,
+                    status=AttemptStatus.CANCELLED,
+                    finished_at=now,
+                    reason="cancelled by user",
+                )
+            return Change(TaskStatus.CANCELLED, "cancelled by user", attempt=attempt)
+
+        before = task
+        cancelled = await self._writer.change(task_id, decide)
+        if cancelled is None:
+            raise Conflict(f"task {task_id} finished before it could be cancelled")
+        await self._stop_on_worker(before)
+        self._wake()
+        return cancelled
+
+    async def _stop_on_worker(self, task: Task) -> None:
+        worker = self._registry.get(task.worker_id) if task.worker_id else None
+        if worker is None or not task.status.holds_resources:
+            return
+        try:
+            await self._gateway.cancel(worker, task.task_id, task.epoch)
+        except Unavailable:
+            # The next heartbeat's reconciliation tells the worker to kill it.
+            logger.warning("cancel not delivered", extra={"task_id": task.task_id})

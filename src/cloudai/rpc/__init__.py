@@ -1,0 +1,1 @@
+"""gRPC plumbing shared by master and worker: conversion, error mapping, channels."""

@@ -1,0 +1,79 @@
+"""Proto <-> domain conversion, both directions, and nowhere else."""
+
+from __future__ import annotations
+
+from cloudai._proto import cluster_pb2 as pb
+from cloudai.domain.resources import Resources
+from cloudai.domain.task import AttemptReport, Task, TaskStatus
+from cloudai.domain.workers import Usage
+
+# The reference protocol's TaskResult.status strings.
+_OUTCOME_TO_WIRE = {
+    TaskStatus.COMPLETED: "success",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+_WIRE_TO_OUTCOME = {v: k for k, v in _OUTCOME_TO_WIRE.items()}
+
+
+def task_to_proto(task: Task) -> pb.Task:
+    command = task.command
+    return pb.Task(
+        task_id=task.task_id,
+        docker_image=task.docker_image,
+        command=command if isinstance(command, str) else "",
+        command_argv=command if isinstance(command, list) else [],
+        req_cpu=task.request.cpu,
+        req_memory=task.request.memory_gb,
+        req_storage=task.request.storage_gb,
+        req_gpu=task.request.gpu,
+        target_worker_id=task.worker_id or "",
+        user_id=task.user_id,
+        sla_multiplier=task.k_value,
+        task_type=task.tag,
+        task_name=task.name,
+        submitted_at=int(task.created_at.timestamp()),
+        epoch=task.epoch,
+    )
+
+
+def command_from_proto(message: pb.Task) -> str | list[str] | None:
+    if message.command_argv:
+        return list(message.command_argv)
+    return message.command or None
+
+
+def resources_from_task(message: pb.Task) -> Resources:
+    return Resources(message.req_cpu, message.req_memory, message.req_storage, message.req_gpu)
+
+
+def resources_from_worker_info(info: pb.WorkerInfo) -> Resources:
+    return Resources(info.total_cpu, info.total_memory, info.total_storage, info.total_gpu)
+
+
+def usage_from_heartbeat(beat: pb.Heartbeat) -> Usage:
+    return Usage(beat.cpu_usage, beat.memory_usage, beat.storage_usage, beat.gpu_usage)
+
+
+def running_from_proto(items: list[pb.RunningTask]) -> list[tuple[str, int]]:
+    return [(item.task_id, item.epoch) for item in items]
+
+
+def outcome_to_wire(outcome: TaskStatus) -> str:
+    return _OUTCOME_TO_WIRE[outcome]
+
+
+def report_from_proto(result: pb.TaskResult, worker_id: str) -> AttemptReport:
+    outcome = _WIRE_TO_OUTCOME.get(result.status)
+    if outcome is None:
+        outcome = TaskStatus.FAILED
+    return AttemptReport(
+        task_id=result.task_id,
+        epoch=result.epoch,
+        worker_id=worker_id,
+        outcome=outcome,
+        exit_code=result.exit_code if result.has_exit_code else None,
+        reason=result.reason,
+        oom_killed=result.oom_killed,
+        log_size=result.log_size,
+    )

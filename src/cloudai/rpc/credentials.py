@@ -1,0 +1,25 @@
+"""Cluster credentials.
+
+A worker joins with the cluster join token. The master answers with a per-worker
+credential, HMAC(join token, worker id): deterministic, so it survives master restarts
+without being stored, and useless for impersonating any other worker id. The worker
+presents it on every call to the master; the master presents it on every call to the
+worker, so a worker obeys only the master it joined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+JOIN_TOKEN_HEADER = "x-cloudai-join-token"
+WORKER_ID_HEADER = "x-cloudai-worker-id"
+CREDENTIAL_HEADER = "x-cloudai-credential"
+
+
+def worker_credential(join_token: str, worker_id: str) -> str:
+    return hmac.new(join_token.encode(), f"worker:{worker_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -1,0 +1,148 @@
+"""The worker's composition root: executor, gRPC server, master link, loops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+from pathlib import Path
+
+import grpc
+
+from cloudai._proto import cluster_pb2 as pb
+from cloudai._proto import cluster_pb2_grpc as pb_grpc
+from cloudai.config import WorkerSettings
+from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized, Unavailable
+from cloudai.domain.resources import Resources
+from cloudai.worker.executors import build_executor
+from cloudai.worker.executors.base import Executor
+from cloudai.worker.grpc_service import WorkerService
+from cloudai.worker.master_link import MasterLink
+from cloudai.worker.runner import Runner
+from cloudai.worker.telemetry import UsageSampler, detect_capacity
+
+logger = logging.getLogger(__name__)
+
+_BACKOFF_MAX_S = 5.0
+
+
+class WorkerApp:
+    def __init__(self, settings: WorkerSettings, executor: Executor | None = None) -> None:
+        self.settings = settings
+        self.worker_id = ""
+        self.port = 0
+        self.registered = asyncio.Event()
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._executor = executor
+        self._server: grpc.aio.Server | None = None
+        self._link: MasterLink | None = None
+        self._runner: Runner | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        server = self._server = grpc.aio.server()
+        self.port = server.add_insecure_port(f"{s.host}:{s.port}")
+        self.worker_id = s.id or f"{socket.gethostname()}-{self.port}"
+        data_dir = s.data_dir / self.worker_id
+        executor = self._executor or build_executor(s.executor, self.worker_id)
+        self._executor = executor
+        reaped = await executor.reap_orphans()
+        if reaped:
+            logger.warning("removed %d leftover containers", reaped)
+        link = self._link = MasterLink(s.master, self.worker_id, s.token.get_secret_value())
+        runner = self._runner = Runner(self.worker_id, executor, link, data_dir)
+        service = WorkerService(runner, lambda: link.credential, s.stop_grace_s)
+        pb_grpc.add_MasterWorkerServicer_to_server(service, server)
+        await server.start()
+        capacity = await asyncio.to_thread(self._capacity, data_dir)
+        sampler = await asyncio.to_thread(UsageSampler, data_dir)
+        self._loop_task = asyncio.create_task(self._run(capacity, sampler), name="worker-loop")
+        logger.info("worker %s listening on %s:%d", self.worker_id, s.host, self.port)
+
+    def _capacity(self, data_dir: Path) -> Resources:
+        s = self.settings
+        seen = detect_capacity(data_dir)
+        return Resources(
+            s.cpu if s.cpu is not None else seen.cpu,
+            s.memory_gb if s.memory_gb is not None else seen.memory_gb,
+            s.storage_gb if s.storage_gb is not None else seen.storage_gb,
+            s.gpu if s.gpu is not None else seen.gpu,
+        )
+
+    async def _run(self, capacity: Resources, sampler: UsageSampler) -> None:
+        """Register, then heartbeat; re-register whenever the master forgets us."""
+        try:
+            while True:
+                await self._register(capacity)
+                await self._heartbeat_until_forgotten(sampler)
+        except Unauthorized as exc:
+            logger.error("the master refused this worker: %s", exc)
+            if not self.failed.done():
+                self.failed.set_exception(exc)
+
+    async def _register(self, capacity: Resources) -> None:
+        assert self._link is not None and self._runner is not None
+        info = pb.WorkerInfo(
+            worker_id=self.worker_id,
+            worker_ip=f"{self.settings.host}:{self.port}",
+            total_cpu=capacity.cpu,
+            total_memory=capacity.memory_gb,
+            total_storage=capacity.storage_gb,
+            total_gpu=capacity.gpu,
+            running_tasks=[pb.RunningTask(task_id=t, epoch=e) for t, e in self._runner.listed()],
+        )
+        delay = 0.2
+        while True:
+            try:
+                await self._link.register(info)
+                self.registered.set()
+                logger.info("registered with master %s", self.settings.master)
+                return
+            except Unavailable as exc:
+                logger.warning("master unreachable (%s); retrying", exc)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, _BACKOFF_MAX_S)
+
+    async def _heartbeat_until_forgotten(self, sampler: UsageSampler) -> None:
+        assert self._link is not None and self._runner is not None
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            usage = await asyncio.to_thread(sampler.sample)
+            beat = pb.Heartbeat(
+                worker_id=self.worker_id,
+                cpu_usage=usage.cpu,
+                memory_usage=usage.memory,
+                storage_usage=usage.storage,
+                gpu_usage=usage.gpu,
+                running_tasks=[
+                    pb.RunningTask(task_id=t, epoch=e, status="running")
+                    for t, e in self._runner.listed()
+                ],
+            )
+            try:
+                ack = await self._link.heartbeat(beat)
+            except (NotFound, Unauthorized):
+                self.registered.clear()
+                return  # the master lost or never had our registration: join again
+            except CloudAIError as exc:
+                logger.warning("heartbeat failed: %s", exc)
+                continue
+            for item in ack.cancel:
+                await self._runner.cancel(item.task_id, item.epoch, self.settings.stop_grace_s)
+
+    async def stop(self) -> None:
+        """Intake first, then running attempts (containers included), then links."""
+        if self._server is not None:
+            await self._server.stop(grace=1.0)
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.close(self.settings.stop_grace_s)
+        if self._executor is not None:
+            await self._executor.close()
+        if self._link is not None:
+            await self._link.close()
+        logger.info("worker %s stopped", self.worker_id)

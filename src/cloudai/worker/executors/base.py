@@ -1,0 +1,87 @@
+"""The contract between the worker and whatever actually runs a task.
+
+An executor turns an `ExecutionSpec` into a finished `ExitStatus`. Task failures
+(non-zero exit, missing image, daemon errors) are *results*, never exceptions, so
+the worker's bookkeeping has a single path; only programming errors raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+# Where the task sees its output directory inside a container.
+CONTAINER_OUTPUT_DIR = "/output"
+
+
+class ExecutorError(Exception):
+    """The backend itself is unusable (e.g. the docker daemon is unreachable).
+
+    Raised only by maintenance calls such as `reap_orphans`; `run` reports such
+    problems in `ExitStatus.error` instead.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSpec:
+    task_id: str
+    epoch: int
+    image: str
+    # str -> ["/bin/sh", "-c", command]; list -> argv as is; None -> the image's default
+    command: str | list[str] | None
+    cpu: float  # cores
+    memory_gb: float
+    gpu: int
+    output_dir: Path  # host directory; mounted read-write at /output in containers
+    log_path: Path  # stdout+stderr bytes are appended here as they arrive
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task_id, self.epoch)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    exit_code: int | None  # None when the process never started
+    oom_killed: bool = False
+    error: str = ""  # why it could not start or run; "" when it ran
+    cancelled: bool = False  # stopped by Executor.stop()
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and not self.error and not self.cancelled
+
+
+class Executor(Protocol):
+    name: str
+    sandboxed: bool
+
+    async def run(self, spec: ExecutionSpec) -> ExitStatus:
+        """Run to completion. Never raises for task failures."""
+        ...
+
+    async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:
+        """SIGTERM, wait `grace_s`, SIGKILL. True if something was running."""
+        ...
+
+    async def running(self) -> list[tuple[str, int]]:
+        """(task_id, epoch) of every run currently in progress."""
+        ...
+
+    async def reap_orphans(self) -> int:
+        """Remove leftovers of an earlier process of this worker; return the count."""
+        ...
+
+    async def close(self) -> None:
+        """Stop everything still running and release clients."""
+        ...
+
+
+def shell_argv(command: str | list[str] | None) -> list[str] | None:
+    """The argv a command stands for: a string goes through `/bin/sh -c`."""
+    if command is None:
+        return None
+    if isinstance(command, str):
+        return ["/bin/sh", "-c", command]
+    return list(command)

@@ -1,0 +1,364 @@
+"""Runs tasks in Docker containers: the sandboxed executor.
+
+Each attempt gets one container, `cloudai-<task_id>-<epoch>`, with no network, capped
+CPU/memory/pids, no capabilities and no privilege escalation. Its output directory is
+bind-mounted at /output. stdout+stderr are copied byte for byte to the spec's log file.
+
+The docker SDK blocks, so short SDK calls go through `asyncio.to_thread`. Following the
+logs and waiting for the exit last as long as the task, so they run in a dedicated
+thread per container instead of holding a slot of the loop's shared default pool.
+Docker exceptions are translated here: callers see `ExitStatus.error`, never SDK types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+from docker.errors import DockerException, ImageNotFound, NotFound
+
+from cloudai.worker.executors.base import (
+    CONTAINER_OUTPUT_DIR,
+    ExecutionSpec,
+    ExecutorError,
+    ExitStatus,
+    shell_argv,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PULL_POLICIES = ("if-not-present", "always", "never")
+LABEL_TASK_ID = "cloudai.task_id"
+LABEL_EPOCH = "cloudai.epoch"
+LABEL_WORKER_ID = "cloudai.worker_id"
+PIDS_LIMIT = 512
+_CLOSE_GRACE_S = 10.0
+_CLOSE_WAIT_S = 60.0
+_NAME_FORBIDDEN = re.compile(r"[^a-zA-Z0-9_.-]")
+
+
+def container_name(task_id: str, epoch: int) -> str:
+    """Docker allows [a-zA-Z0-9][a-zA-Z0-9_.-]*; the fixed prefix covers the first char."""
+    return f"cloudai-{_NAME_FORBIDDEN.sub('_', task_id)}-{epoch}"
+
+
+def docker_available(client_factory: Callable[[], Any] = docker.from_env) -> bool:
+    """True when a docker daemon answers a ping. Blocking: call it in a thread."""
+    try:
+        client = client_factory()
+    except (DockerException, OSError):
+        return False
+    try:
+        return bool(client.ping())
+    except (DockerException, OSError):
+        return False
+    finally:
+        client.close()
+
+
+class _Failed(Exception):
+    """A step of a run failed; the message becomes `ExitStatus.error`."""
+
+
+def _explain(exc: BaseException) -> str:
+    # APIError.explanation is the daemon's own message, clearer than the HTTP wrapper.
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc)
+
+
+@contextmanager
+def _translating(what: str) -> Iterator[None]:
+    """Turn SDK and transport errors (requests' errors are OSErrors) into `_Failed`."""
+    try:
+        yield
+    except (DockerException, OSError) as exc:
+        raise _Failed(f"{what}: {_explain(exc)}") from exc
+
+
+@dataclass(eq=False)
+class _Run:
+    spec: ExecutionSpec
+    name: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # orders start vs. stop
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    container_id: str | None = None
+    create_attempted: bool = False
+    started: bool = False
+    exited: bool = False
+    cancelled: bool = False
+
+
+class DockerExecutor:
+    name = "docker"
+    sandboxed = True
+
+    def __init__(
+        self,
+        worker_id: str,
+        *,
+        pull_policy: str = "if-not-present",
+        client_factory: Callable[[], Any] = docker.from_env,
+    ) -> None:
+        if pull_policy not in PULL_POLICIES:
+            raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
+        self.worker_id = worker_id
+        self.pull_policy = pull_policy
+        self._client_factory = client_factory
+        self._client: Any = None
+        self._client_lock = asyncio.Lock()
+        self._runs: dict[tuple[str, int], _Run] = {}
+        self._closed = False
+
+    # -- the Executor protocol -------------------------------------------------------
+
+    async def run(self, spec: ExecutionSpec) -> ExitStatus:
+        if self._closed:
+            return ExitStatus(exit_code=None, error="the docker executor is closed")
+        if spec.key in self._runs:
+            return ExitStatus(exit_code=None, error=f"{spec.key} is already running here")
+        run = _Run(spec, container_name(spec.task_id, spec.epoch))
+        self._runs[spec.key] = run
+        try:
+            return await self._run(run)
+        except _Failed as exc:
+            return ExitStatus(exit_code=None, error=str(exc), cancelled=run.cancelled)
+        finally:
+            # Also on asyncio cancellation: a forced removal kills a still running task.
+            await self._remove(run)
+            del self._runs[spec.key]
+            run.done.set()
+
+    async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:
+        run = self._runs.get((task_id, epoch))
+        if run is None or run.exited:
+            return False
+        run.cancelled = True  # a run not started yet sees this and never starts
+        async with run.lock:
+            if run.started and run.container_id is not None:
+                await self._stop_container(run.container_id, grace_s)
+        return True
+
+    async def running(self) -> list[tuple[str, int]]:
+        return list(self._runs)
+
+    async def reap_orphans(self) -> int:
+        """Remove containers labelled with this worker's id that no run here owns."""
+        try:
+            client = await self._get_client()
+            with _translating("list containers"):
+                found = await asyncio.to_thread(
+                    client.api.containers,
+                    all=True,
+                    filters={"label": [LABEL_TASK_ID, f"{LABEL_WORKER_ID}={self.worker_id}"]},
+                )
+        except _Failed as exc:
+            raise ExecutorError(str(exc)) from exc
+        ours = {r.container_id for r in self._runs.values()}
+        ours |= {f"/{r.name}" for r in self._runs.values()}
+        reaped = 0
+        for info in found:
+            if info["Id"] in ours or ours.intersection(info.get("Names") or []):
+                continue
+            if await self._remove_container(info["Id"]):
+                reaped += 1
+        return reaped
+
+    async def close(self) -> None:
+        self._closed = True
+        runs = list(self._runs.values())
+        await asyncio.gather(*(self.stop(*r.spec.key, _CLOSE_GRACE_S) for r in runs))
+        if runs:
+            waits = [asyncio.create_task(r.done.wait()) for r in runs]
+            _, pending = await asyncio.wait(waits, timeout=_CLOSE_WAIT_S)
+            for task in pending:
+                task.cancel()
+        if self._client is not None:
+            client, self._client = self._client, None
+            await asyncio.to_thread(client.close)
+
+    # -- one run ---------------------------------------------------------------------
+
+    async def _run(self, run: _Run) -> ExitStatus:
+        spec = run.spec
+        client = await self._get_client()
+        await self._ensure_image(client, spec.image)
+        with _translating("prepare host paths"):
+            await asyncio.to_thread(_prepare_host_paths, spec)
+        if run.cancelled:
+            return ExitStatus(exit_code=None, cancelled=True)
+        run.create_attempted = True
+        with _translating("create container"):
+            container = await asyncio.to_thread(
+                client.containers.create, **self._create_kwargs(spec, run.name)
+            )
+        run.container_id = container.id
+        async with run.lock:
+            if run.cancelled:
+                return ExitStatus(exit_code=None, cancelled=True)
+            with _translating("start container"):
+                await asyncio.to_thread(client.api.start, container.id)
+            run.started = True
+        with _translating("wait for container"):
+            exit_code = await _in_thread(
+                f"docker-{run.name}",
+                lambda: _follow_and_wait(client.api, container.id, spec.log_path),
+            )
+        run.exited = True
+        with _translating("inspect container"):
+            info = await asyncio.to_thread(client.api.inspect_container, container.id)
+        oom_killed = bool(info.get("State", {}).get("OOMKilled", False))
+        return ExitStatus(exit_code=exit_code, oom_killed=oom_killed, cancelled=run.cancelled)
+
+    def _create_kwargs(self, spec: ExecutionSpec, name: str) -> dict[str, Any]:
+        memory = int(spec.memory_gb * 1024**3)
+        kwargs: dict[str, Any] = {
+            "image": spec.image,
+            "command": shell_argv(spec.command),
+            "name": name,
+            "network_mode": "none",
+            "nano_cpus": int(spec.cpu * 1e9),
+            "mem_limit": memory,
+            "memswap_limit": memory,  # equal to the memory limit: no swap
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "pids_limit": PIDS_LIMIT,
+            "init": True,  # a real PID 1 forwards SIGTERM and reaps zombies
+            "labels": {
+                LABEL_TASK_ID: spec.task_id,
+                LABEL_EPOCH: str(spec.epoch),
+                LABEL_WORKER_ID: self.worker_id,
+            },
+            "volumes": {
+                str(spec.output_dir.resolve()): {"bind": CONTAINER_OUTPUT_DIR, "mode": "rw"}
+            },
+            "tty": False,  # keeps stdout and stderr as separate multiplexed streams
+            "detach": True,
+        }
+        if spec.gpu > 0:
+            kwargs["device_requests"] = [
+                docker.types.DeviceRequest(count=spec.gpu, capabilities=[["gpu"]])
+            ]
+        return kwargs
+
+    async def _ensure_image(self, client: Any, image: str) -> None:
+        if self.pull_policy != "always":
+            with _translating(f"look up image {image!r}"):
+                try:
+                    await asyncio.to_thread(client.images.get, image)
+                    return
+                except ImageNotFound:
+                    if self.pull_policy == "never":
+                        raise _Failed(
+                            f"image {image!r} is not present locally and pull_policy is 'never'"
+                        ) from None
+        with _translating(f"pull image {image!r}"):
+            await asyncio.to_thread(client.images.pull, image)
+
+    # -- docker plumbing -------------------------------------------------------------
+
+    async def _get_client(self) -> Any:
+        async with self._client_lock:
+            if self._client is None:
+                with _translating("docker daemon unreachable"):
+                    self._client = await asyncio.to_thread(self._client_factory)
+            return self._client
+
+    async def _stop_container(self, container_id: str, grace_s: float) -> None:
+        # `docker stop` is exactly SIGTERM, wait `t` whole seconds, SIGKILL; it returns
+        # once the container has stopped.
+        grace = max(0, math.ceil(grace_s))
+        if self._client is None:  # closed meanwhile; close() stopped it already
+            return
+        try:
+            await asyncio.to_thread(self._client.api.stop, container_id, timeout=grace)
+        except NotFound:
+            log.debug("container %s was already gone when stopped", container_id[:12])
+        except (DockerException, OSError) as exc:
+            # run() removes the container with force in any case, which kills it.
+            log.warning("stopping container %s failed: %s", container_id[:12], _explain(exc))
+
+    async def _remove(self, run: _Run) -> None:
+        if not run.create_attempted:
+            return
+        # By name when creation was interrupted before its id came back.
+        await self._remove_container(run.container_id or run.name)
+
+    async def _remove_container(self, ref: str) -> bool:
+        if self._client is None:  # closed meanwhile; reap_orphans() will find it
+            return False
+        try:
+            await asyncio.to_thread(self._client.api.remove_container, ref, force=True)
+        except NotFound:
+            return False
+        except (DockerException, OSError) as exc:
+            # Left for reap_orphans() on the next start; the task's outcome still counts.
+            log.warning("removing container %s failed: %s", ref, _explain(exc))
+            return False
+        return True
+
+
+def _prepare_host_paths(spec: ExecutionSpec) -> None:
+    # Created here, not by dockerd, so that they belong to the worker's user.
+    spec.output_dir.mkdir(parents=True, exist_ok=True)
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _follow_and_wait(api: Any, container_id: str, log_path: Path) -> int:
+    """Copy the log stream to `log_path` until the container exits; return its status.
+
+    The SDK strips the 8-byte multiplexing header of each frame and yields the payload;
+    the payload is written untouched (no decoding, no line splitting).
+    """
+    try:
+        stream = api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True)
+        with log_path.open("ab") as out:
+            for chunk in stream:
+                out.write(chunk)
+                out.flush()
+    except (DockerException, OSError) as exc:
+        # Losing the log must not lose the outcome: still wait for the exit status.
+        log.warning("following logs of %s failed: %s", container_id[:12], _explain(exc))
+    result = api.wait(container_id)
+    error = (result.get("Error") or {}).get("Message")
+    if error:
+        raise DockerException(error)
+    return int(result["StatusCode"])
+
+
+async def _in_thread(name: str, fn: Callable[[], T]) -> T:
+    """Run `fn` in a new daemon thread and await its result."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def target() -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, fn())
+        except BaseException as exc:  # handed over to the awaiting coroutine
+            outcome = (False, exc)
+        try:
+            loop.call_soon_threadsafe(_settle, future, *outcome)
+        except RuntimeError:
+            log.debug("event loop closed before thread %s finished", name)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return await future
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the awaiting coroutine was cancelled meanwhile
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

@@ -1,0 +1,101 @@
+"""The worker's gRPC face (master -> worker calls): thin adapters over the runner.
+Every call must carry the credential this worker received when it joined."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from cloudai._proto import cluster_pb2 as pb
+from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized
+from cloudai.rpc.credentials import CREDENTIAL_HEADER, same_secret
+from cloudai.rpc.errors import abort_with
+from cloudai.rpc.servicers import Context, WorkerSide
+from cloudai.worker.runner import AttemptRun, Runner
+
+_LOG_CHUNK = 64 * 1024
+_FOLLOW_POLL_S = 0.2
+
+
+class WorkerService(WorkerSide):
+    def __init__(self, runner: Runner, credential: Callable[[], str], grace_s: float) -> None:
+        self._runner = runner
+        self._credential = credential
+        self._grace_s = grace_s
+
+    def _check(self, context: Context) -> None:
+        given = dict(context.invocation_metadata() or ()).get(CREDENTIAL_HEADER, "")
+        expected = self._credential()
+        if not expected or not isinstance(given, str) or not same_secret(given, expected):
+            raise Unauthorized("caller is not this worker's master")
+
+    async def AssignTask(self, request: pb.Task, context: Context) -> pb.TaskAck:
+        try:
+            self._check(context)
+            self._runner.accept(request)
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        return pb.TaskAck(success=True, message="accepted")
+
+    async def CancelTask(self, request: pb.TaskID, context: Context) -> pb.TaskAck:
+        try:
+            self._check(context)
+            stopped = await self._runner.cancel(request.task_id, request.epoch, self._grace_s)
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        return pb.TaskAck(success=True, message="stopped" if stopped else "not running")
+
+    async def MasterRegister(self, request: pb.MasterInfo, context: Context) -> pb.RegisterAck:
+        # Workers join a master with --master and --token; nobody may redirect them.
+        return pb.RegisterAck(success=False, message="this worker joins with --master/--token")
+
+    async def StreamTaskLogs(
+        self, request: pb.TaskLogRequest, context: Context
+    ) -> AsyncIterator[pb.LogChunk]:
+        try:
+            self._check(context)
+            run = self._runner.find(request.task_id, request.epoch)
+            if run is None:
+                raise NotFound(f"task {request.task_id} is not on this worker")
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        async for chunk in _log_chunks(run, request.offset, request.follow):
+            yield chunk
+
+
+async def _log_chunks(run: AttemptRun, offset: int, follow: bool) -> AsyncIterator[pb.LogChunk]:
+    """Bytes from `offset`; with follow, keep going until the attempt ends, then
+    finish with a chunk that carries the final status and exit code."""
+    task_id = run.spec.task_id
+    handle = await asyncio.to_thread(run.spec.log_path.open, "rb")
+    try:
+        handle.seek(max(offset, 0))
+        while True:
+            finished = run.done.is_set()  # read before draining: no byte is missed
+            data = await asyncio.to_thread(handle.read, _LOG_CHUNK)
+            if data:
+                content = data.decode("utf-8", errors="replace")
+                yield pb.LogChunk(task_id=task_id, content=content, data=data, offset=offset)
+                offset += len(data)
+                continue
+            if finished:
+                yield _final_chunk(run, offset)
+                return
+            if not follow:
+                return
+            await asyncio.sleep(_FOLLOW_POLL_S)  # the executor writes from another thread
+    finally:
+        handle.close()
+
+
+def _final_chunk(run: AttemptRun, offset: int) -> pb.LogChunk:
+    status = run.status
+    if status is None or status.cancelled:
+        state = "cancelled"
+    else:
+        state = "completed" if status.succeeded else "failed"
+    exit_code = status.exit_code if status and status.exit_code is not None else -1
+    return pb.LogChunk(
+        task_id=run.spec.task_id, is_complete=True, status=state, offset=offset,
+        exit_code=exit_code,
+    )  # fmt: skip

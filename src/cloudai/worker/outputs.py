@@ -1,0 +1,140 @@
+"""Collecting a finished task's output directory: which files, how big, which hashes.
+
+The directory was written by untrusted task code, so nothing is followed: symlinks
+(to files or directories) are skipped, never resolved, and only regular files count.
+Files are opened with O_NOFOLLOW | O_NONBLOCK and checked again with fstat, so a path
+swapped for a symlink or a FIFO after the scan is skipped rather than followed or
+blocked on.
+
+Synchronous on purpose: callers run it in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHUNK_SIZE = 1024 * 1024
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedFile:
+    rel_path: str  # posix, relative to the collected root
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(slots=True)
+class CollectedOutputs:
+    files: list[CollectedFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "<rel_path>: <reason>"
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+class _Skip(Exception):
+    """A file is left out; the message is the reason."""
+
+
+def collect_outputs(
+    root: Path, *, max_files: int = 1000, max_total_bytes: int = 10 * 1024**3
+) -> CollectedOutputs:
+    """Every regular file under `root`, in sorted order, within the caps.
+
+    A file that would exceed `max_files` or `max_total_bytes` is skipped (and later,
+    smaller files may still fit the byte cap). A missing `root` collects nothing.
+    """
+    result = CollectedOutputs()
+    if not root.is_dir():
+        return result
+    total = 0
+    for rel, entry in _walk(root, result.skipped):
+        try:
+            if len(result.files) >= max_files:
+                raise _Skip(f"over cap (max_files={max_files})")
+            item = _collect_one(rel, entry, max_total_bytes - total)
+        except _Skip as skip:
+            result.skipped.append(f"{rel}: {skip}")
+            continue
+        total += item.size
+        result.files.append(item)
+    return result
+
+
+def _collect_one(rel: str, entry: os.DirEntry[str], budget: int) -> CollectedFile:
+    over_cap = _Skip(f"over cap (max_total_bytes, {budget} bytes left)")
+    try:
+        # Checked before hashing, so an oversized file is not read for nothing...
+        if entry.stat(follow_symlinks=False).st_size > budget:
+            raise over_cap
+        size, digest = _hash_file(entry.path)
+    except OSError as exc:
+        raise _Skip(f"unreadable ({exc.strerror or exc})") from exc
+    if size > budget:  # ...and after, in case it grew since the scan.
+        raise over_cap
+    return CollectedFile(rel, Path(entry.path), size, digest)
+
+
+def _walk(root: Path, skipped: list[str]) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Regular files under `root` as (posix relative path, entry), depth first, sorted.
+
+    Everything else is recorded in `skipped`. Iterative, so deep trees cannot exhaust
+    the recursion limit.
+    """
+    stack: list[tuple[str, str]] = [("", str(root))]
+    while stack:
+        prefix, directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(f"{prefix or '.'}: unreadable directory ({exc.strerror or exc})")
+            continue
+        subdirs: list[tuple[str, str]] = []
+        for entry in entries:
+            rel = f"{prefix}/{entry.name}" if prefix else entry.name
+            if entry.is_symlink():
+                skipped.append(f"{rel}: symlink")
+            elif entry.is_dir(follow_symlinks=False):
+                subdirs.append((rel, entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                yield rel, entry
+            else:
+                skipped.append(f"{rel}: not a regular file")
+        stack.extend(reversed(subdirs))  # so that the first sorted subdir is visited first
+
+
+def _hash_file(path: str) -> tuple[int, str]:
+    """(size, sha256 hex) of what is read, in CHUNK_SIZE blocks."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if os.path.islink(path):  # replaced by a symlink since the scan (ELOOP)
+            raise _Skip("symlink") from exc
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise _Skip("not a regular file")
+        digest = hashlib.sha256()
+        size = 0
+        while block := f.read(CHUNK_SIZE):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def iter_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """The file's content in blocks of `chunk_size` bytes (the last may be shorter)."""
+    if chunk_size <= 0:
+        raise ValueError("chunk_size must be positive")
+    with path.open("rb") as f:
+        while block := f.read(chunk_size):
+            yield block

@@ -1,0 +1,212 @@
+"""The runner owns this worker's attempts: accept, execute, ship, report, forget.
+
+An attempt stays listed (and so in every heartbeat) until the master has
+acknowledged its completion report; deliveries are retried with backoff, and the
+master treats repeats as no-ops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cloudai._proto import cluster_pb2 as pb
+from cloudai.domain.errors import CloudAIError, Conflict, Unavailable
+from cloudai.worker.executors.base import ExecutionSpec, Executor, ExitStatus
+from cloudai.worker.master_link import MasterLink
+from cloudai.worker.outputs import CHUNK_SIZE, CollectedOutputs, collect_outputs
+
+logger = logging.getLogger(__name__)
+
+LOG_FILE_NAME = "task.log"
+_LOG_TAIL = 64 * 1024
+_RETRY_MAX_S = 5.0
+
+
+@dataclass(slots=True)
+class AttemptRun:
+    spec: ExecutionSpec
+    user_id: str
+    task_name: str
+    submitted_at: int
+    started_ms: int
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    status: ExitStatus | None = None
+    task: asyncio.Task[None] | None = None
+
+
+def spec_from_task(message: pb.Task, attempt_dir: Path) -> ExecutionSpec:
+    command: str | list[str] | None = list(message.command_argv) or message.command or None
+    return ExecutionSpec(
+        task_id=message.task_id,
+        epoch=message.epoch,
+        image=message.docker_image,
+        command=command,
+        cpu=message.req_cpu,
+        memory_gb=message.req_memory,
+        gpu=message.req_gpu,
+        output_dir=attempt_dir / "output",
+        log_path=attempt_dir / LOG_FILE_NAME,
+    )
+
+
+class Runner:
+    def __init__(
+        self, worker_id: str, executor: Executor, link: MasterLink, data_dir: Path
+    ) -> None:
+        self._worker_id = worker_id
+        self._executor = executor
+        self._link = link
+        self._attempts_dir = data_dir / "attempts"
+        self._runs: dict[tuple[str, int], AttemptRun] = {}
+
+    def listed(self) -> list[tuple[str, int]]:
+        return list(self._runs)
+
+    def find(self, task_id: str, epoch: int) -> AttemptRun | None:
+        if epoch:
+            return self._runs.get((task_id, epoch))
+        matches = [run for key, run in self._runs.items() if key[0] == task_id]
+        return max(matches, key=lambda r: r.spec.epoch) if matches else None
+
+    def accept(self, message: pb.Task) -> None:
+        """Start an attempt; accepting the same attempt twice is a no-op."""
+        if not message.task_id or message.epoch <= 0:
+            raise Conflict("task_id and a positive epoch are required")
+        key = (message.task_id, message.epoch)
+        if key in self._runs:
+            return
+        attempt_dir = self._attempts_dir / f"{message.task_id}-{message.epoch}"
+        spec = spec_from_task(message, attempt_dir)
+        spec.output_dir.mkdir(parents=True, exist_ok=True)
+        spec.log_path.touch()
+        run = AttemptRun(spec, message.user_id, message.task_name, message.submitted_at, _now_ms())
+        self._runs[key] = run
+        run.task = asyncio.create_task(self._drive(run), name=f"attempt-{key}")
+
+    async def cancel(self, task_id: str, epoch: int, grace_s: float) -> bool:
+        run = self.find(task_id, epoch)
+        if run is None:
+            return False
+        return await self._executor.stop(run.spec.task_id, run.spec.epoch, grace_s)
+
+    async def _drive(self, run: AttemptRun) -> None:
+        run.status = await self._executor.run(run.spec)
+        run.done.set()
+        outputs = await asyncio.to_thread(collect_outputs, run.spec.output_dir)
+        result = self._result(run, run.status, outputs)
+        delivered = await self._deliver(run, outputs, result)
+        self._runs.pop(run.spec.key, None)
+        if delivered:
+            await asyncio.to_thread(shutil.rmtree, run.spec.log_path.parent, True)
+
+    def _result(
+        self, run: AttemptRun, status: ExitStatus, outputs: CollectedOutputs
+    ) -> pb.TaskResult:
+        if status.cancelled:
+            outcome, reason = "cancelled", "cancelled"
+        elif status.succeeded:
+            outcome, reason = "success", "exit code 0"
+        else:
+            outcome = "failed"
+            reason = status.error or ("out of memory" if status.oom_killed else "")
+            reason = reason or f"exit code {status.exit_code}"
+        log_size = run.spec.log_path.stat().st_size
+        return pb.TaskResult(
+            task_id=run.spec.task_id,
+            worker_id=self._worker_id,
+            status=outcome,
+            logs=_tail(run.spec.log_path, log_size),
+            output_files=[f.rel_path for f in outputs.files],
+            epoch=run.spec.epoch,
+            exit_code=status.exit_code or 0,
+            has_exit_code=status.exit_code is not None,
+            reason=reason,
+            oom_killed=status.oom_killed,
+            started_at_ms=run.started_ms,
+            finished_at_ms=_now_ms(),
+            log_size=log_size,
+        )
+
+    async def _deliver(
+        self, run: AttemptRun, outputs: CollectedOutputs, result: pb.TaskResult
+    ) -> bool:
+        """Upload the log and outputs, then report; retry while the master is unreachable."""
+        delay = 0.2
+        while True:
+            try:
+                await self._link.upload(self._chunks(run, outputs))
+                await self._link.report(result)
+                return True
+            except Unavailable as exc:
+                logger.warning("master unreachable, will retry: %s", exc)
+            except CloudAIError as exc:
+                # The master no longer wants this attempt (superseded, unknown): drop it.
+                logger.warning("attempt delivery refused: %s", exc)
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)
+
+    async def _chunks(
+        self, run: AttemptRun, outputs: CollectedOutputs
+    ) -> AsyncIterator[pb.FileChunk]:
+        items = [(LOG_FILE_NAME, run.spec.log_path, "log", "")]
+        items += [(f.rel_path, f.path, "output", f.sha256) for f in outputs.files]
+        for index, (rel, path, kind, sha256) in enumerate(items):
+            async for last, data in _read_chunks(path):
+                yield pb.FileChunk(
+                    task_id=run.spec.task_id,
+                    user_id=run.user_id,
+                    task_name=run.task_name,
+                    file_path=rel,
+                    data=data,
+                    is_last_chunk=last,
+                    is_last_file=last and index == len(items) - 1,
+                    timestamp=run.submitted_at,
+                    epoch=run.spec.epoch,
+                    sha256=sha256 if last else "",
+                    kind=kind,
+                )
+
+    async def close(self, grace_s: float) -> None:
+        """Stop every attempt (shutdown): containers do not outlive their worker."""
+        for run in list(self._runs.values()):
+            await self._executor.stop(run.spec.task_id, run.spec.epoch, grace_s)
+        tasks = [run.task for run in self._runs.values() if run.task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _read_chunks(path: Path) -> AsyncIterator[tuple[bool, bytes]]:
+    """(is_last, data) pairs read one chunk at a time; an empty file is one empty chunk.
+    The size is fixed when reading starts: the attempt has exited, nothing writes."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        size = os.fstat(handle.fileno()).st_size
+        sent = 0
+        while True:
+            data = await asyncio.to_thread(handle.read, CHUNK_SIZE)
+            sent += len(data)
+            last = sent >= size or not data
+            yield last, data
+            if last:
+                return
+    finally:
+        handle.close()
+
+
+def _tail(path: Path, size: int) -> str:
+    with path.open("rb") as handle:
+        handle.seek(max(size - _LOG_TAIL, 0))
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,210 @@
+"""Master services over a real SQLite store, a fake clock and a fake worker gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cloudai.domain.errors import Conflict, NotFound, Unavailable
+from cloudai.domain.resources import Resources
+from cloudai.domain.task import AttemptReport, AttemptStatus, Task, TaskSpec, TaskStatus
+from cloudai.domain.users import Role, User
+from cloudai.domain.workers import Usage, Worker
+from cloudai.master.dispatcher import Dispatcher
+from cloudai.master.gateway import LogPiece
+from cloudai.master.lifecycle import Lifecycle
+from cloudai.master.registry import WorkerRegistry
+from cloudai.master.tasks import TaskService
+from cloudai.master.transitions import TaskWriter
+from cloudai.master.watch import TaskWatch
+from cloudai.ports import FakeClock
+from cloudai.store.sql import SqlStore, open_store
+
+SMALL = Resources(cpu=1, memory_gb=0.5, storage_gb=1)
+CAPACITY = Resources(cpu=2, memory_gb=4, storage_gb=10)
+
+
+@dataclass
+class FakeGateway:
+    assigned: list[tuple[str, str, int]] = field(default_factory=list)
+    cancelled: list[tuple[str, str, int]] = field(default_factory=list)
+    unreachable: set[str] = field(default_factory=set)
+
+    async def assign(self, worker: Worker, task: Task) -> None:
+        if worker.worker_id in self.unreachable:
+            raise Unavailable("connection refused")
+        self.assigned.append((worker.worker_id, task.task_id, task.epoch))
+
+    async def cancel(self, worker: Worker, task_id: str, epoch: int) -> None:
+        self.cancelled.append((worker.worker_id, task_id, epoch))
+
+    async def stream_logs(
+        self, worker: Worker, task_id: str, epoch: int, offset: int, follow: bool
+    ) -> AsyncIterator[LogPiece]:
+        yield LogPiece(offset, b"")
+
+    async def close(self) -> None:
+        pass
+
+
+@dataclass
+class Master:
+    store: SqlStore
+    clock: FakeClock
+    gateway: FakeGateway
+    registry: WorkerRegistry
+    lifecycle: Lifecycle
+    dispatcher: Dispatcher
+    tasks: TaskService
+    alice: User
+    bob: User
+
+    async def submit(self, request: Resources = SMALL) -> Task:
+        self.clock.advance(0.001)  # the queue is ordered by submit time
+        return await self.tasks.submit(self.alice, TaskSpec("img", "true", request))
+
+    async def status(self, task_id: str) -> TaskStatus:
+        return (await self.tasks.get(self.alice, task_id)).status
+
+
+@pytest.fixture
+async def master(tmp_path: Path) -> AsyncIterator[Master]:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    clock = FakeClock()
+    gateway = FakeGateway()
+    registry = WorkerRegistry(store, clock, suspect_after_s=15, lost_after_s=30)
+    writer = TaskWriter(store, clock, TaskWatch())
+    lifecycle = Lifecycle(store, clock, writer)
+    dispatcher = Dispatcher(store, clock, registry, gateway, lifecycle, writer, interval_s=1)
+    tasks = TaskService(store, clock, registry, gateway, writer, TaskWatch(), dispatcher.wake)
+    alice = User("u-alice", "a@x.test", "alice", "h", Role.USER, clock.now())
+    bob = User("u-bob", "b@x.test", "bob", "h", Role.USER, clock.now())
+    yield Master(store, clock, gateway, registry, lifecycle, dispatcher, tasks, alice, bob)
+    await store.close()
+
+
+def report(task: Task, outcome: TaskStatus, exit_code: int | None = 0) -> AttemptReport:
+    assert task.worker_id
+    return AttemptReport(task.task_id, task.epoch, task.worker_id, outcome, exit_code, "", False, 0)
+
+
+async def test_placement_runs_and_completion_frees_capacity(master: Master) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    first, second, third = [await master.submit() for _ in range(3)]
+    await master.dispatcher.schedule_once()
+    assert [a[1] for a in master.gateway.assigned] == [first.task_id, second.task_id]
+    assert await master.status(first.task_id) is TaskStatus.RUNNING
+    assert await master.status(third.task_id) is TaskStatus.QUEUED
+    assert "cpu exhausted on 1 worker" in (master.dispatcher.pending_reason(third.task_id) or "")
+
+    running = await master.tasks.get(master.alice, first.task_id)
+    assert await master.lifecycle.finished(report(running, TaskStatus.COMPLETED))
+    await master.dispatcher.schedule_once()
+    assert master.gateway.assigned[-1][1] == third.task_id
+
+
+async def test_repeated_and_stale_reports_are_no_ops(master: Master) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task = await master.submit()
+    await master.dispatcher.schedule_once()
+    running = await master.tasks.get(master.alice, task.task_id)
+    done = report(running, TaskStatus.FAILED, exit_code=3)
+    assert await master.lifecycle.finished(done) is not None
+    assert await master.lifecycle.finished(done) is None  # repeated
+    stale = AttemptReport(task.task_id, 0, "w1", TaskStatus.COMPLETED, 0, "", False, 0)
+    assert await master.lifecycle.finished(stale) is None
+    final = await master.tasks.get(master.alice, task.task_id)
+    assert (final.status, final.exit_code) == (TaskStatus.FAILED, 3)
+    events = await master.tasks.events(master.alice, task.task_id)
+    assert [e.to_status for e in events].count(TaskStatus.FAILED) == 1
+
+
+async def test_report_from_a_worker_that_does_not_hold_the_attempt_is_ignored(
+    master: Master,
+) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task = await master.submit()
+    await master.dispatcher.schedule_once()
+    running = await master.tasks.get(master.alice, task.task_id)
+    forged = AttemptReport(task.task_id, running.epoch, "w2", TaskStatus.COMPLETED, 0, "", False, 0)
+    assert await master.lifecycle.finished(forged) is None
+    assert await master.status(task.task_id) is TaskStatus.RUNNING
+
+
+async def test_unreachable_worker_sends_the_task_back_to_the_queue(master: Master) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    master.gateway.unreachable.add("w1")
+    task = await master.submit()
+    await master.dispatcher.schedule_once()
+    again = await master.tasks.get(master.alice, task.task_id)
+    assert again.status is TaskStatus.QUEUED and again.epoch == 1
+    attempts = await master.tasks.attempts(master.alice, task.task_id)
+    assert [a.status for a in attempts] == [AttemptStatus.REFUSED]
+
+
+async def test_lost_worker_requeues_its_tasks_and_rejects_its_late_report(
+    master: Master,
+) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task = await master.submit()
+    await master.dispatcher.schedule_once()
+    first = await master.tasks.get(master.alice, task.task_id)
+    master.clock.advance(31)
+    await master.registry.register("w2", "127.0.0.1:2", CAPACITY)
+    assert await master.registry.check_liveness() == ["w1"]
+    await master.dispatcher.worker_lost("w1")
+    assert await master.status(task.task_id) is TaskStatus.QUEUED
+    await master.dispatcher.schedule_once()
+    second = await master.tasks.get(master.alice, task.task_id)
+    assert (second.worker_id, second.epoch) == ("w2", 2)
+    assert await master.lifecycle.finished(report(first, TaskStatus.COMPLETED)) is None
+    attempts = await master.tasks.attempts(master.alice, task.task_id)
+    assert [a.status for a in attempts] == [AttemptStatus.LOST, AttemptStatus.RUNNING]
+
+
+async def test_heartbeat_keeps_a_worker_alive(master: Master) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    master.clock.advance(20)
+    await master.registry.heartbeat("w1", Usage(cpu=50))
+    master.clock.advance(20)
+    assert await master.registry.check_liveness() == []
+
+
+async def test_cancel_queued_and_running_tasks(master: Master) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    running = await master.submit()
+    await master.dispatcher.schedule_once()
+    queued = await master.submit(Resources(cpu=64, memory_gb=1, storage_gb=1))
+    assert (await master.tasks.cancel(master.alice, queued.task_id)).status is TaskStatus.CANCELLED
+    cancelled = await master.tasks.cancel(master.alice, running.task_id)
+    assert cancelled.status is TaskStatus.CANCELLED
+    assert master.gateway.cancelled == [("w1", running.task_id, 1)]
+    with pytest.raises(Conflict):
+        await master.tasks.cancel(master.alice, running.task_id)
+    # The attempt's late report changes nothing.
+    late = AttemptReport(running.task_id, 1, "w1", TaskStatus.CANCELLED, 143, "", False, 0)
+    assert await master.lifecycle.finished(late) is None
+
+
+async def test_reconcile_kills_attempts_the_master_does_not_own(master: Master) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task = await master.submit()
+    await master.dispatcher.schedule_once()
+    await master.tasks.cancel(master.alice, task.task_id)
+    kill = await master.lifecycle.reconcile("w1", [(task.task_id, 1), ("task-unknown", 4)])
+    assert kill == [(task.task_id, 1), ("task-unknown", 4)]
+
+
+async def test_other_users_tasks_do_not_exist_for_them(master: Master) -> None:
+    task = await master.submit()
+    with pytest.raises(NotFound):
+        await master.tasks.get(master.bob, task.task_id)
+    with pytest.raises(NotFound):
+        await master.tasks.cancel(master.bob, task.task_id)
+    assert await master.tasks.list_tasks(master.bob, None, 100, 0) == []
+    assert [t.task_id for t in await master.tasks.list_tasks(master.alice, None, 100, 0)] == [
+        task.task_id
+    ]

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from cloudai.worker.outputs import collect_outputs, iter_chunks
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_nested_files_with_size_and_sha256(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    contents = {
+        "a.txt": b"hello\n",
+        "sub/b.bin": bytes(range(256)) * 5000,  # > 1 MiB: hashed over several blocks
+        "sub/deeper/c": b"",
+    }
+    for rel, data in contents.items():
+        _write(root / rel, data)
+
+    result = collect_outputs(root)
+
+    assert [f.rel_path for f in result.files] == ["a.txt", "sub/b.bin", "sub/deeper/c"]
+    for f in result.files:
+        data = contents[f.rel_path]
+        assert f.size == len(data)
+        assert f.sha256 == hashlib.sha256(data).hexdigest()
+        assert f.path == root / f.rel_path
+    assert result.skipped == []
+    assert result.total_bytes == sum(len(d) for d in contents.values())
+
+
+def test_symlinks_are_skipped_and_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    _write(outside / "secret.txt", b"secret")
+    root = tmp_path / "out"
+    _write(root / "real.txt", b"real")
+    (root / "file_link").symlink_to(outside / "secret.txt")
+    (root / "dir_link").symlink_to(outside, target_is_directory=True)
+    (root / "dangling").symlink_to(tmp_path / "nowhere")
+
+    result = collect_outputs(root)
+
+    assert [f.rel_path for f in result.files] == ["real.txt"]
+    assert sorted(result.skipped) == [
+        "dangling: symlink",
+        "dir_link: symlink",
+        "file_link: symlink",
+    ]
+
+
+def test_fifo_is_skipped_without_blocking(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    _write(root / "ok.txt", b"ok")
+    os.mkfifo(root / "pipe")
+
+    result = collect_outputs(root)
+
+    assert [f.rel_path for f in result.files] == ["ok.txt"]
+    assert result.skipped == ["pipe: not a regular file"]
+
+
+def test_max_files_cap(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    for i in range(5):
+        _write(root / f"f{i}", b"x")
+
+    result = collect_outputs(root, max_files=3)
+
+    assert [f.rel_path for f in result.files] == ["f0", "f1", "f2"]
+    assert len(result.skipped) == 2
+    assert all("over cap" in s and "max_files" in s for s in result.skipped)
+
+
+def test_max_total_bytes_cap_skips_what_does_not_fit(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    _write(root / "a", b"1" * 60)
+    _write(root / "b", b"2" * 60)  # 120 > 100: skipped
+    _write(root / "c", b"3" * 40)  # still fits: 60 + 40 = 100
+
+    result = collect_outputs(root, max_total_bytes=100)
+
+    assert [f.rel_path for f in result.files] == ["a", "c"]
+    assert result.total_bytes == 100
+    assert len(result.skipped) == 1
+    assert result.skipped[0].startswith("b: over cap")
+
+
+def test_missing_root_collects_nothing(tmp_path: Path) -> None:
+    result = collect_outputs(tmp_path / "absent")
+    assert result.files == []
+    assert result.skipped == []
+
+
+def test_iter_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    data = os.urandom(2500)
+    path.write_bytes(data)
+
+    chunks = list(iter_chunks(path, chunk_size=1000))
+
+    assert [len(c) for c in chunks] == [1000, 1000, 500]
+    assert b"".join(chunks) == data
+    assert list(iter_chunks(tmp_path / "f", chunk_size=4096)) == [data]
+
+
+def test_iter_chunks_of_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty"
+    path.touch()
+    assert list(iter_chunks(path)) == []
+
+
+def test_iter_chunks_rejects_bad_chunk_size(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    with pytest.raises(ValueError):
+        list(iter_chunks(path, chunk_size=0))
