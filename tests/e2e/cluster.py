@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ def free_port() -> int:
 
 @dataclass
 class Cluster:
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     base_url: str
     grpc_port: int
     data_dir: Path
@@ -78,30 +79,40 @@ def start_up(data_dir: Path, *args: str, timeout: float = 90) -> Cluster:
         sys.executable, "-m", "cloudai", "up", "--data-dir", str(data_dir),
         "--http-port", str(http_port), "--grpc-port", str(grpc_port), *args,
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     banner = _read_until(process, "Press Ctrl-C to stop.", timeout)
+    # Keep draining: a full pipe would block the cluster's logging.
+    threading.Thread(target=_drain, args=(process,), daemon=True).start()
     return Cluster(process, f"http://127.0.0.1:{http_port}", grpc_port, data_dir, banner)
 
 
-def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
+def _read_until(process: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
+    """Read the child's output until `marker` appears. Raw os.read on the descriptor:
+    a buffered readline would hide lines that select() can no longer see."""
     assert process.stdout is not None
+    fd = process.stdout.fileno()
     selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    selector.register(fd, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=max(deadline - time.monotonic(), 0)):
+    seen = b""
+    while marker.encode() not in seen:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not selector.select(timeout=remaining):
             break
-        line = process.stdout.readline()
-        if not line:
+        data = os.read(fd, 65536)
+        if not data:
             break
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
+        seen += data
+    else:
+        return seen.decode()
     process.kill()
-    raise AssertionError("cloudai up did not come up:\n" + "".join(seen))
+    raise AssertionError("cloudai up did not come up:\n" + seen.decode(errors="replace"))
+
+
+def _drain(process: subprocess.Popen[bytes]) -> None:
+    assert process.stdout is not None
+    while os.read(process.stdout.fileno(), 65536):
+        pass
 
 
 def wait_for(

@@ -96,7 +96,8 @@ def _gone(client: Any, name: str) -> bool:
 async def test_stdout_is_captured_byte_for_byte(
     executor: DockerExecutor, client: Any, tmp_path: Path
 ) -> None:
-    long_line = "L" * 20_000  # longer than docker's 16 KiB log message split
+    long_line = "L" * 20_000  # longer than pipe buffers and docker's 16 KiB log messages
+    # A final line without a newline is the one a `logs --follow` stream can lose.
     spec = _spec(tmp_path, f"echo a; echo 12345678901; echo {long_line}; printf 'no-eol'")
     spec.log_path.parent.mkdir(parents=True)
     spec.log_path.write_bytes(b"earlier\n")

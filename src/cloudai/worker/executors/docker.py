@@ -2,10 +2,11 @@
 
 Each attempt gets one container, `cloudai-<task_id>-<epoch>`, with no network, capped
 CPU/memory/pids, no capabilities and no privilege escalation. Its output directory is
-bind-mounted at /output. stdout+stderr are copied byte for byte to the spec's log file.
+bind-mounted at /output. stdout+stderr are copied byte for byte to the spec's log file,
+from a low-level attach stream opened before the container starts.
 
 The docker SDK blocks, so short SDK calls go through `asyncio.to_thread`. Following the
-logs and waiting for the exit last as long as the task, so they run in a dedicated
+output and waiting for the exit last as long as the task, so they run in a dedicated
 thread per container instead of holding a slot of the loop's shared default pool.
 Docker exceptions are translated here: callers see `ExitStatus.error`, never SDK types.
 """
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
@@ -57,14 +58,12 @@ def docker_available(client_factory: Callable[[], Any] = docker.from_env) -> boo
     """True when a docker daemon answers a ping. Blocking: call it in a thread."""
     try:
         client = client_factory()
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
     except (DockerException, OSError):
         return False
-    try:
-        return bool(client.ping())
-    except (DockerException, OSError):
-        return False
-    finally:
-        client.close()
 
 
 class _Failed(Exception):
@@ -203,22 +202,43 @@ class DockerExecutor:
                 client.containers.create, **self._create_kwargs(spec, run.name)
             )
         run.container_id = container.id
-        async with run.lock:
-            if run.cancelled:
-                return ExitStatus(exit_code=None, cancelled=True)
-            with _translating("start container"):
-                await asyncio.to_thread(client.api.start, container.id)
-            run.started = True
+        stream = await self._attach_and_start(client, run)
+        if stream is None:
+            return ExitStatus(exit_code=None, cancelled=True)
         with _translating("wait for container"):
             exit_code = await _in_thread(
                 f"docker-{run.name}",
-                lambda: _follow_and_wait(client.api, container.id, spec.log_path),
+                lambda: _copy_and_wait(client.api, container.id, stream, spec.log_path),
             )
         run.exited = True
         with _translating("inspect container"):
             info = await asyncio.to_thread(client.api.inspect_container, container.id)
         oom_killed = bool(info.get("State", {}).get("OOMKilled", False))
         return ExitStatus(exit_code=exit_code, oom_killed=oom_killed, cancelled=run.cancelled)
+
+    async def _attach_and_start(self, client: Any, run: _Run) -> Any:
+        """Attach to the container's stdout+stderr, then start it; None if cancelled first.
+
+        Attached before the start, the stream carries every byte from the first one to
+        the last. (Following `logs` instead was seen to end before a final line without
+        a newline had been stored, losing it.)
+        """
+        container_id = run.container_id
+        async with run.lock:
+            if run.cancelled:
+                return None
+            with _translating("attach to container"):
+                stream = await asyncio.to_thread(
+                    client.api.attach, container_id, stdout=True, stderr=True, stream=True
+                )
+            try:
+                with _translating("start container"):
+                    await asyncio.to_thread(client.api.start, container_id)
+            except BaseException:  # also asyncio cancellation: the stream must not leak
+                _close_stream(stream)
+                raise
+            run.started = True
+        return stream
 
     def _create_kwargs(self, spec: ExecutionSpec, name: str) -> dict[str, Any]:
         memory = int(spec.memory_gb * 1024**3)
@@ -314,26 +334,55 @@ def _prepare_host_paths(spec: ExecutionSpec) -> None:
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _follow_and_wait(api: Any, container_id: str, log_path: Path) -> int:
-    """Copy the log stream to `log_path` until the container exits; return its status.
-
-    The SDK strips the 8-byte multiplexing header of each frame and yields the payload;
-    the payload is written untouched (no decoding, no line splitting).
-    """
+def _copy_and_wait(api: Any, container_id: str, stream: Any, log_path: Path) -> int:
+    """Copy the output stream to `log_path` until the container exits; return its status."""
     try:
-        stream = api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True)
-        with log_path.open("ab") as out:
-            for chunk in stream:
-                out.write(chunk)
-                out.flush()
+        _copy_stream(stream, log_path)
     except (DockerException, OSError) as exc:
         # Losing the log must not lose the outcome: still wait for the exit status.
-        log.warning("following logs of %s failed: %s", container_id[:12], _explain(exc))
+        log.warning("reading the output of %s failed: %s", container_id[:12], _explain(exc))
+    finally:
+        _close_stream(stream)
     result = api.wait(container_id)
     error = (result.get("Error") or {}).get("Message")
     if error:
         raise DockerException(error)
     return int(result["StatusCode"])
+
+
+def _copy_stream(stream: Any, log_path: Path) -> None:
+    """Append every payload to `log_path` untouched: no decoding, no line splitting.
+
+    The SDK has already removed the 8-byte header of each multiplexed frame. When the
+    file cannot be written the stream is still drained, since a container whose output
+    nobody reads blocks on its next write.
+    """
+    out: BinaryIO | None = None
+    try:
+        out = log_path.open("ab")
+    except OSError as exc:
+        log.warning("cannot open log %s, output is dropped: %s", log_path, exc)
+    try:
+        for chunk in stream:
+            if out is None:
+                continue
+            try:
+                out.write(chunk)
+                out.flush()
+            except OSError as exc:
+                log.warning("cannot write log %s, output is dropped: %s", log_path, exc)
+                out.close()
+                out = None
+    finally:
+        if out is not None:
+            out.close()
+
+
+def _close_stream(stream: Any) -> None:
+    try:
+        stream.close()
+    except (DockerException, OSError) as exc:  # e.g. already closed by the daemon
+        log.debug("closing an output stream failed: %s", exc)
 
 
 async def _in_thread(name: str, fn: Callable[[], T]) -> T:
