@@ -67,10 +67,13 @@ class Cluster:
             raise
 
 
-def start_up(data_dir: Path, *args: str, timeout: float = 90) -> Cluster:
+def start_up(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90
+) -> Cluster:
     http_port, grpc_port = free_port(), free_port()
     env = {
         **os.environ,
+        **(env or {}),
         "CLOUDAI_ADMIN_EMAIL": ADMIN_EMAIL,
         "CLOUDAI_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "PYTHONUNBUFFERED": "1",

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from cloudai.domain.errors import Unauthorized
 from cloudai.domain.users import User
-from cloudai.master.accounts import AccountService
-from cloudai.master.dispatcher import Dispatcher
-from cloudai.master.files import FileArea
-from cloudai.master.logs import LogService
-from cloudai.master.registry import WorkerRegistry
-from cloudai.master.tasks import TaskService
+from cloudai.master.core import Services
 
 COOKIE_NAME = "cloudai_token"
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    accounts: AccountService
-    tasks: TaskService
-    logs: LogService
-    files: FileArea
-    registry: WorkerRegistry
-    dispatcher: Dispatcher
 
 
 def get_services(request: Request) -> Services:

@@ -103,7 +103,7 @@ def worker(
 @app.command()
 def version() -> None:
     """Print the version."""
-    render.info(__version__)
+    render.out(__version__)
 
 
 def run() -> None:

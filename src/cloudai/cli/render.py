@@ -13,6 +13,10 @@ _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
 
+def out(message: str) -> None:
+    _out.print(message)
+
+
 def info(message: str) -> None:
     _err.print(message)
 

@@ -15,19 +15,11 @@ import uvicorn
 
 from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.api.app import create_app
-from cloudai.api.deps import Services
 from cloudai.config import MasterSettings
-from cloudai.master.accounts import AccountService
+from cloudai.master.core import CoreOptions, Services, build_core
 from cloudai.master.dispatcher import Dispatcher
-from cloudai.master.files import FileArea
 from cloudai.master.grpc_service import MasterWorkerService
-from cloudai.master.lifecycle import Lifecycle
-from cloudai.master.logs import LogService
 from cloudai.master.registry import WorkerRegistry
-from cloudai.master.tasks import TaskService
-from cloudai.master.transitions import TaskWriter
-from cloudai.master.uploads import UploadService
-from cloudai.master.watch import TaskWatch
 from cloudai.master.worker_client import GrpcWorkerGateway
 from cloudai.ports import Store, SystemClock
 from cloudai.store.sql import open_store
@@ -93,38 +85,38 @@ class MasterApp:
 
     async def start(self) -> None:
         s = self.settings
-        clock = SystemClock()
         store = self._store = await open_store(s.database_url())
-        registry = WorkerRegistry(
-            store, clock, suspect_after_s=s.heartbeat_suspect_s, lost_after_s=s.heartbeat_lost_s
-        )
-        await registry.load()
         gateway = self._gateway = GrpcWorkerGateway(
             self.secrets.join_token, timeout_s=s.assign_timeout_s
         )
-        watch = TaskWatch()
-        writer = TaskWriter(store, clock, watch)
-        lifecycle = Lifecycle(store, clock, writer)
-        dispatcher = Dispatcher(
-            store, clock, registry, gateway, lifecycle, writer, interval_s=s.schedule_interval_s
+        options = CoreOptions(
+            data_dir=s.data_dir,
+            jwt_secret=self.secrets.jwt_secret,
+            jwt_ttl_s=s.jwt_ttl_s,
+            suspect_after_s=s.heartbeat_suspect_s,
+            lost_after_s=s.heartbeat_lost_s,
+            schedule_interval_s=s.schedule_interval_s,
+            max_upload_bytes=s.max_upload_bytes,
         )
-        accounts = AccountService(
-            store, clock, jwt_secret=self.secrets.jwt_secret, ttl_s=s.jwt_ttl_s
-        )
-        await accounts.ensure_admin(s.admin_email, self.secrets.admin_password)
-        area = FileArea(s.data_dir)
-        tasks = TaskService(store, clock, registry, gateway, writer, watch, dispatcher.wake)
-        uploads = UploadService(store, area, max_bytes=s.max_upload_bytes)
+        core = build_core(store, SystemClock(), gateway, options)
+        await core.registry.load()
+        await core.accounts.ensure_admin(s.admin_email, self.secrets.admin_password)
         await self._start_grpc(
-            MasterWorkerService(self.secrets.join_token, registry, lifecycle, dispatcher, uploads)
+            MasterWorkerService(
+                self.secrets.join_token,
+                core.registry,
+                core.lifecycle,
+                core.dispatcher,
+                core.uploads,
+                reconcile_grace_s=s.heartbeat_suspect_s,
+            )
         )
-        services = Services(
-            accounts, tasks, LogService(tasks, area, registry, gateway), area, registry, dispatcher
-        )
-        await self._start_http(services)
+        await self._start_http(core.services)
         self._tasks = [
-            asyncio.create_task(dispatcher.run(), name="dispatcher"),
-            asyncio.create_task(self._watch_liveness(registry, dispatcher), name="liveness"),
+            asyncio.create_task(core.dispatcher.run(), name="dispatcher"),
+            asyncio.create_task(
+                self._watch_liveness(core.registry, core.dispatcher), name="liveness"
+            ),
         ]
         logger.info("master started", extra={"http": self.http_port, "grpc": self.grpc_port})
 

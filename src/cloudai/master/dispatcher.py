@@ -120,16 +120,11 @@ class Dispatcher:
 
     async def worker_lost(self, worker_id: str) -> None:
         """End the lost worker's attempts; their tasks wait for another worker."""
-        for task in await self._store.list_tasks(statuses=_ACTIVE, limit=_QUEUE_SCAN_LIMIT):
-            if task.worker_id == worker_id:
-                await self._lifecycle.lost(task.task_id, task.epoch, worker_id)
+        await self._lifecycle.end_missing(worker_id, set())
         self.wake()
 
     async def worker_registered(self, worker_id: str, running: list[tuple[str, int]]) -> None:
         """A (re)registering worker lists what it still runs; the rest of its attempts
         did not survive and go back to the queue."""
-        alive = set(running)
-        for task in await self._store.list_tasks(statuses=_ACTIVE, limit=_QUEUE_SCAN_LIMIT):
-            if task.worker_id == worker_id and (task.task_id, task.epoch) not in alive:
-                await self._lifecycle.lost(task.task_id, task.epoch, worker_id)
+        await self._lifecycle.end_missing(worker_id, set(running))
         self.wake()

@@ -1,11 +1,12 @@
-"""How the master reaches workers. A protocol, so services are tested with a fake."""
+"""How the master reaches workers: a protocol, and the fake that tests use."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from cloudai.domain.errors import Unavailable
 from cloudai.domain.task import Task
 from cloudai.domain.workers import Worker
 
@@ -32,3 +33,32 @@ class WorkerGateway(Protocol):
     ) -> AsyncIterator[LogPiece]: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass
+class FakeWorkerGateway:
+    """Records what the master asked of workers; `unreachable` workers raise."""
+
+    assigned: list[tuple[str, str, int]] = field(default_factory=list)
+    cancelled: list[tuple[str, str, int]] = field(default_factory=list)
+    unreachable: set[str] = field(default_factory=set)
+    logs: dict[tuple[str, int], bytes] = field(default_factory=dict)
+
+    async def assign(self, worker: Worker, task: Task) -> None:
+        if worker.worker_id in self.unreachable:
+            raise Unavailable(f"{worker.worker_id}: connection refused")
+        self.assigned.append((worker.worker_id, task.task_id, task.epoch))
+
+    async def cancel(self, worker: Worker, task_id: str, epoch: int) -> None:
+        if worker.worker_id in self.unreachable:
+            raise Unavailable(f"{worker.worker_id}: connection refused")
+        self.cancelled.append((worker.worker_id, task_id, epoch))
+
+    async def stream_logs(
+        self, worker: Worker, task_id: str, epoch: int, offset: int, follow: bool
+    ) -> AsyncIterator[LogPiece]:
+        data = self.logs.get((task_id, epoch), b"")[offset:]
+        yield LogPiece(offset, data)
+
+    async def close(self) -> None:
+        return None

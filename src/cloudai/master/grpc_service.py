@@ -41,7 +41,10 @@ class MasterWorkerService(MasterSide):
         lifecycle: Lifecycle,
         dispatcher: Dispatcher,
         uploads: UploadService,
+        *,
+        reconcile_grace_s: float,
     ) -> None:
+        self._reconcile_grace_s = reconcile_grace_s
         self._join_token = join_token
         self._registry = registry
         self._lifecycle = lifecycle
@@ -79,7 +82,9 @@ class MasterWorkerService(MasterSide):
             worker_id = self._caller(context)
             await self._registry.heartbeat(worker_id, convert.usage_from_heartbeat(request))
             running = convert.running_from_proto(list(request.running_tasks))
-            kill = await self._lifecycle.reconcile(worker_id, running)
+            kill = await self._lifecycle.reconcile(
+                worker_id, running, grace_s=self._reconcile_grace_s
+            )
         except CloudAIError as exc:
             await abort_with(context, exc)
         return pb.HeartbeatAck(

@@ -8,6 +8,7 @@ at-least-once, and resources are derived from task status so they free exactly o
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from cloudai.domain.task import (
     Attempt,
@@ -21,6 +22,9 @@ from cloudai.master.transitions import Change, TaskWriter
 from cloudai.ports import Clock, Store
 
 logger = logging.getLogger(__name__)
+
+_HOLDING = (TaskStatus.ASSIGNED, TaskStatus.RUNNING)
+_SCAN_LIMIT = 10_000
 
 _ATTEMPT_OUTCOME = {
     TaskStatus.COMPLETED: AttemptStatus.SUCCEEDED,
@@ -64,6 +68,7 @@ class Lifecycle:
                 task_id, epoch, worker_id, task.updated_at, AttemptStatus.REFUSED,
                 finished_at=now, reason=why,
             )  # fmt: skip
+            task.worker_id = None  # the old attempt's late uploads are refused from now on
             return Change(TaskStatus.QUEUED, f"worker {worker_id} refused: {why}", attempt=attempt)
 
         return await self._writer.change(task_id, decide)
@@ -112,24 +117,43 @@ class Lifecycle:
                 task_id, epoch, worker_id, task.updated_at, AttemptStatus.LOST,
                 finished_at=now, reason="lost",
             )  # fmt: skip
+            task.worker_id = None
             return Change(TaskStatus.QUEUED, f"worker {worker_id} lost; requeued", attempt=attempt)
 
         return await self._writer.change(task_id, decide)
 
     async def reconcile(
-        self, worker_id: str, running: list[tuple[str, int]]
+        self, worker_id: str, running: list[tuple[str, int]], *, grace_s: float
     ) -> list[tuple[str, int]]:
         """Compare what a worker says it runs with what the master assigned it.
-        Returns the attempts the worker must kill; marks seen attempts as running and
-        ends, as lost, attempts the worker no longer has."""
+        Returns the attempts the worker must kill; marks seen attempts as running, and
+        ends as lost the attempts it no longer has (unless they changed within
+        `grace_s`: an assignment may be in flight while the heartbeat was taken)."""
         kill: list[tuple[str, int]] = []
-        seen: set[str] = set()
         for task_id, epoch in running:
             task = await self._store.get_task(task_id)
             if task is None or not holds(task, worker_id, epoch):
                 kill.append((task_id, epoch))
-                continue
-            seen.add(task_id)
-            if task.status is TaskStatus.ASSIGNED:
+            elif task.status is TaskStatus.ASSIGNED:
                 await self.started(task_id, epoch, worker_id)
+        settled = self._clock.now() - timedelta(seconds=grace_s)
+        await self.end_missing(worker_id, set(running), settled_before=settled)
         return kill
+
+    async def end_missing(
+        self,
+        worker_id: str,
+        alive: set[tuple[str, int]],
+        *,
+        settled_before: datetime | None = None,
+    ) -> int:
+        """End as lost every attempt held by `worker_id` that is not in `alive`;
+        returns how many. The tasks go back to the queue."""
+        ended = 0
+        for task in await self._store.list_tasks(statuses=_HOLDING, limit=_SCAN_LIMIT):
+            if task.worker_id != worker_id or (task.task_id, task.epoch) in alive:
+                continue
+            if settled_before is not None and task.updated_at > settled_before:
+                continue
+            ended += await self.lost(task.task_id, task.epoch, worker_id) is not None
+        return ended

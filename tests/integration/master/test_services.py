@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from cloudai.domain.errors import Conflict, NotFound, Unavailable
+from cloudai.domain.errors import Conflict, NotFound
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import AttemptReport, AttemptStatus, Task, TaskSpec, TaskStatus
 from cloudai.domain.users import Role, User
-from cloudai.domain.workers import Usage, Worker
+from cloudai.domain.workers import Usage
+from cloudai.master.core import CoreOptions, build_core
 from cloudai.master.dispatcher import Dispatcher
-from cloudai.master.gateway import LogPiece
+from cloudai.master.gateway import FakeWorkerGateway
 from cloudai.master.lifecycle import Lifecycle
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.tasks import TaskService
-from cloudai.master.transitions import TaskWriter
-from cloudai.master.watch import TaskWatch
 from cloudai.ports import FakeClock
 from cloudai.store.sql import SqlStore, open_store
 
@@ -28,33 +27,10 @@ CAPACITY = Resources(cpu=2, memory_gb=4, storage_gb=10)
 
 
 @dataclass
-class FakeGateway:
-    assigned: list[tuple[str, str, int]] = field(default_factory=list)
-    cancelled: list[tuple[str, str, int]] = field(default_factory=list)
-    unreachable: set[str] = field(default_factory=set)
-
-    async def assign(self, worker: Worker, task: Task) -> None:
-        if worker.worker_id in self.unreachable:
-            raise Unavailable("connection refused")
-        self.assigned.append((worker.worker_id, task.task_id, task.epoch))
-
-    async def cancel(self, worker: Worker, task_id: str, epoch: int) -> None:
-        self.cancelled.append((worker.worker_id, task_id, epoch))
-
-    async def stream_logs(
-        self, worker: Worker, task_id: str, epoch: int, offset: int, follow: bool
-    ) -> AsyncIterator[LogPiece]:
-        yield LogPiece(offset, b"")
-
-    async def close(self) -> None:
-        pass
-
-
-@dataclass
 class Master:
     store: SqlStore
     clock: FakeClock
-    gateway: FakeGateway
+    gateway: FakeWorkerGateway
     registry: WorkerRegistry
     lifecycle: Lifecycle
     dispatcher: Dispatcher
@@ -74,15 +50,14 @@ class Master:
 async def master(tmp_path: Path) -> AsyncIterator[Master]:
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     clock = FakeClock()
-    gateway = FakeGateway()
-    registry = WorkerRegistry(store, clock, suspect_after_s=15, lost_after_s=30)
-    writer = TaskWriter(store, clock, TaskWatch())
-    lifecycle = Lifecycle(store, clock, writer)
-    dispatcher = Dispatcher(store, clock, registry, gateway, lifecycle, writer, interval_s=1)
-    tasks = TaskService(store, clock, registry, gateway, writer, TaskWatch(), dispatcher.wake)
+    gateway = FakeWorkerGateway()
+    core = build_core(store, clock, gateway, CoreOptions(tmp_path, jwt_secret="s" * 32))
     alice = User("u-alice", "a@x.test", "alice", "h", Role.USER, clock.now())
     bob = User("u-bob", "b@x.test", "bob", "h", Role.USER, clock.now())
-    yield Master(store, clock, gateway, registry, lifecycle, dispatcher, tasks, alice, bob)
+    yield Master(
+        store, clock, gateway, core.registry, core.lifecycle, core.dispatcher, core.tasks,
+        alice, bob,
+    )  # fmt: skip
     await store.close()
 
 
@@ -194,8 +169,36 @@ async def test_reconcile_kills_attempts_the_master_does_not_own(master: Master) 
     task = await master.submit()
     await master.dispatcher.schedule_once()
     await master.tasks.cancel(master.alice, task.task_id)
-    kill = await master.lifecycle.reconcile("w1", [(task.task_id, 1), ("task-unknown", 4)])
+    running = [(task.task_id, 1), ("task-unknown", 4)]
+    kill = await master.lifecycle.reconcile("w1", running, grace_s=15)
     assert kill == [(task.task_id, 1), ("task-unknown", 4)]
+
+
+async def test_reconcile_requeues_settled_attempts_the_worker_does_not_list(
+    master: Master,
+) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task = await master.submit()
+    await master.dispatcher.schedule_once()
+    # Just assigned: the heartbeat may predate the assignment, so nothing is lost yet.
+    assert await master.lifecycle.reconcile("w1", [], grace_s=15) == []
+    assert await master.status(task.task_id) is TaskStatus.RUNNING
+    master.clock.advance(16)
+    await master.lifecycle.reconcile("w1", [], grace_s=15)
+    assert await master.status(task.task_id) is TaskStatus.QUEUED
+    attempts = await master.tasks.attempts(master.alice, task.task_id)
+    assert [a.status for a in attempts] == [AttemptStatus.LOST]
+
+
+async def test_reregistering_worker_keeps_listed_attempts_and_loses_the_rest(
+    master: Master,
+) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    kept, gone = await master.submit(), await master.submit()
+    await master.dispatcher.schedule_once()
+    await master.dispatcher.worker_registered("w1", [(kept.task_id, 1)])
+    assert await master.status(kept.task_id) is TaskStatus.RUNNING
+    assert await master.status(gone.task_id) is TaskStatus.QUEUED
 
 
 async def test_other_users_tasks_do_not_exist_for_them(master: Master) -> None:

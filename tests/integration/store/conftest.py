@@ -1,4 +1,7 @@
-"""Run the store suite against SQLite and PostgreSQL, each test on an empty database.
+"""Run the store contract suite against SQLite, PostgreSQL and the in-memory fake.
+
+Each test gets an empty store. The SQL-only tests (migrations) take `db_url`, which
+covers SQLite and PostgreSQL; the contract tests take `store`, which adds the fake.
 
 PostgreSQL comes from CLOUDAI_TEST_POSTGRES_URL (CI starts it). When it cannot be
 reached the postgres tests fail rather than skip, so a broken CI setup is noticed.
@@ -19,14 +22,17 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from cloudai.store import SqlStore, open_store
+from cloudai.ports import Store
+from cloudai.store import open_store
+from cloudai.store.memory import InMemoryStore
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://cloudai:cloudai@127.0.0.1:5432/cloudai_test"
 
-BACKENDS = [
+SQL_BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
+BACKENDS = [*SQL_BACKENDS, pytest.param("memory", id="memory")]
 
 
 @asynccontextmanager
@@ -53,10 +59,10 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
         await admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """The URL of an empty database (not migrated)."""
-    if request.param == "sqlite":
+@asynccontextmanager
+async def empty_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty database (not migrated) on the SQL `backend`."""
+    if backend == "sqlite":
         # A directory that does not exist yet: opening the store must create it.
         yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'cloudai.db'}"
         return
@@ -64,10 +70,22 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield url
 
 
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[SqlStore]:
-    opened = await open_store(db_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+@pytest.fixture(params=SQL_BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty database (not migrated), for the SQL-only tests."""
+    async with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An empty store: the in-memory fake, or a SQL store on a new migrated database."""
+    if request.param == "memory":
+        yield InMemoryStore()
+        return
+    async with empty_database(request.param, tmp_path) as url:
+        opened = await open_store(url)
+        try:
+            yield opened
+        finally:
+            await opened.close()

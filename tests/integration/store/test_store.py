@@ -1,4 +1,5 @@
-"""The SQL store against a real database; every test runs on SQLite and on PostgreSQL."""
+"""The `Store` contract: every `store` test runs on SQLite, PostgreSQL and the in-memory
+fake; the migration test (`db_url`) on SQLite and PostgreSQL only."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from cloudai.domain.task import (
 )
 from cloudai.domain.users import Role, User
 from cloudai.domain.workers import Usage, Worker, WorkerStatus
-from cloudai.store import SqlStore, migrate, open_store
+from cloudai.ports import Store
+from cloudai.store import migrate, open_store
 from cloudai.store.engine import alembic_config
 from cloudai.store.tables import metadata
 
@@ -63,7 +65,7 @@ def make_task(task_id: str = "t1", user_id: str = "u1", **changes: Any) -> Task:
     return dataclasses.replace(task, **changes)
 
 
-async def add(store: SqlStore, task: Task) -> Task:
+async def add(store: Store, task: Task) -> Task:
     await store.add_task(task, submitted_event(task))
     return task
 
@@ -107,7 +109,7 @@ async def test_migrations_build_the_schema_and_rerun_as_no_op(db_url: str) -> No
 # --------------------------------------------------------------------------- users and workers
 
 
-async def test_users_round_trip_and_duplicates_conflict(store: SqlStore) -> None:
+async def test_users_round_trip_and_duplicates_conflict(store: Store) -> None:
     alice = User("u1", "alice@example.com", "Alice", "$argon2id$x", Role.ADMIN, T0)
     await store.add_user(alice)
     assert await store.get_user("u1") == alice
@@ -121,7 +123,7 @@ async def test_users_round_trip_and_duplicates_conflict(store: SqlStore) -> None
     assert await store.get_user("u2") is None
 
 
-async def test_workers_upsert_get_list(store: SqlStore) -> None:
+async def test_workers_upsert_get_list(store: Store) -> None:
     w1 = Worker(
         "w1",
         "10.0.0.1:50051",
@@ -151,7 +153,7 @@ async def test_workers_upsert_get_list(store: SqlStore) -> None:
 @pytest.mark.parametrize(
     "command", ["echo 'hi there'", ["python", "-c", "print('x y')"], [], None], ids=repr
 )
-async def test_task_round_trip(store: SqlStore, command: str | list[str] | None) -> None:
+async def test_task_round_trip(store: Store, command: str | list[str] | None) -> None:
     task = await add(store, make_task(command=command))
     got = await store.get_task("t1")
     assert got == task
@@ -160,7 +162,7 @@ async def test_task_round_trip(store: SqlStore, command: str | list[str] | None)
     assert await store.list_events("t1") == [submitted_event(task)]
 
 
-async def test_datetimes_come_back_aware_in_utc(store: SqlStore) -> None:
+async def test_datetimes_come_back_aware_in_utc(store: Store) -> None:
     paris = timezone(timedelta(hours=2))
     local = T0.astimezone(paris)
     task = await add(store, make_task(created_at=local, updated_at=local, started_at=local))
@@ -173,7 +175,7 @@ async def test_datetimes_come_back_aware_in_utc(store: SqlStore) -> None:
     assert got.finished_at is None
 
 
-async def test_duplicate_task_conflicts_and_writes_nothing(store: SqlStore) -> None:
+async def test_duplicate_task_conflicts_and_writes_nothing(store: Store) -> None:
     task = await add(store, make_task())
     with pytest.raises(Conflict):
         await add(store, make_task(name="again"))
@@ -181,7 +183,7 @@ async def test_duplicate_task_conflicts_and_writes_nothing(store: SqlStore) -> N
     assert len(await store.list_events("t1")) == 1
 
 
-async def test_list_tasks_orders_filters_and_pages(store: SqlStore) -> None:
+async def test_list_tasks_orders_filters_and_pages(store: Store) -> None:
     at = [T0 + timedelta(seconds=s) for s in range(4)]
     a = await add(store, make_task("a", "u1", created_at=at[0]))
     b = await add(store, make_task("b", "u2", created_at=at[1]))
@@ -209,7 +211,7 @@ async def test_list_tasks_orders_filters_and_pages(store: SqlStore) -> None:
 # --------------------------------------------------------------------------- save_task (CAS)
 
 
-async def test_save_task_writes_task_events_attempt_and_result(store: SqlStore) -> None:
+async def test_save_task_writes_task_events_attempt_and_result(store: Store) -> None:
     queued = await add(store, make_task())
     assigned, ev1, attempt = assign(queued, "w1", T0 + timedelta(seconds=1))
     ok = await store.save_task(
@@ -252,7 +254,7 @@ async def test_save_task_writes_task_events_attempt_and_result(store: SqlStore) 
     ids=["stale-epoch", "stale-status"],
 )
 async def test_stale_save_task_returns_false_and_writes_nothing(
-    store: SqlStore, expected_status: TaskStatus, expected_epoch: int
+    store: Store, expected_status: TaskStatus, expected_epoch: int
 ) -> None:
     queued = await add(store, make_task())
     assigned, event, attempt = assign(queued, "w1", T0 + timedelta(seconds=1))
@@ -272,13 +274,13 @@ async def test_stale_save_task_returns_false_and_writes_nothing(
     assert await store.get_result("t1") is None
 
 
-async def test_save_task_on_missing_task_returns_false(store: SqlStore) -> None:
+async def test_save_task_on_missing_task_returns_false(store: Store) -> None:
     ok = await store.save_task(make_task(), expected_status=TaskStatus.QUEUED, expected_epoch=0)
     assert not ok
     assert await store.get_task("t1") is None
 
 
-async def test_attempts_by_epoch_and_result_upsert(store: SqlStore) -> None:
+async def test_attempts_by_epoch_and_result_upsert(store: Store) -> None:
     queued = await add(store, make_task())
     first, ev, attempt1 = assign(queued, "w1", T0)
     assert await store.save_task(
@@ -316,7 +318,7 @@ async def test_attempts_by_epoch_and_result_upsert(store: SqlStore) -> None:
     assert await store.get_result("t1") == r2
 
 
-async def test_concurrent_save_task_has_exactly_one_winner(store: SqlStore) -> None:
+async def test_concurrent_save_task_has_exactly_one_winner(store: Store) -> None:
     queued = await add(store, make_task())
     tries = [assign(queued, f"w{i}", T0 + timedelta(seconds=1)) for i in range(8)]
     outcomes = await asyncio.gather(
@@ -337,7 +339,7 @@ async def test_concurrent_save_task_has_exactly_one_winner(store: SqlStore) -> N
 # --------------------------------------------------------------------------- files
 
 
-async def test_replace_files_is_idempotent_and_exact(store: SqlStore) -> None:
+async def test_replace_files_is_idempotent_and_exact(store: Store) -> None:
     files = [OutputFile("out/model.bin", 5 * 2**32, "a" * 64), OutputFile("log.txt", 0, "b" * 64)]
     await store.replace_files("t1", files)
     await store.replace_files("t1", files)

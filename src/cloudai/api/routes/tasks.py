@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cloudai.api.deps import CurrentUser, Services, ServicesDep
+from cloudai.api.deps import CurrentUser, ServicesDep
 from cloudai.api.schemas import (
     AttemptOut,
     CancelOut,
@@ -19,6 +19,7 @@ from cloudai.api.schemas import (
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.task import Task, TaskStatus
 from cloudai.domain.users import User
+from cloudai.master.core import Services
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 

@@ -1,0 +1,81 @@
+"""The master's object graph, built in one place from its ports (store, clock,
+gateway). The process root (app.py) adds servers around it; tests use it directly
+with fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloudai.master.accounts import AccountService
+from cloudai.master.dispatcher import Dispatcher
+from cloudai.master.files import FileArea
+from cloudai.master.gateway import WorkerGateway
+from cloudai.master.lifecycle import Lifecycle
+from cloudai.master.logs import LogService
+from cloudai.master.registry import WorkerRegistry
+from cloudai.master.tasks import TaskService
+from cloudai.master.transitions import TaskWriter
+from cloudai.master.uploads import UploadService
+from cloudai.master.watch import TaskWatch
+from cloudai.ports import Clock, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the REST adapters may call."""
+
+    accounts: AccountService
+    tasks: TaskService
+    logs: LogService
+    files: FileArea
+    registry: WorkerRegistry
+    dispatcher: Dispatcher
+
+
+@dataclass(frozen=True, slots=True)
+class CoreOptions:
+    data_dir: Path
+    jwt_secret: str
+    jwt_ttl_s: int = 24 * 3600
+    suspect_after_s: float = 15.0
+    lost_after_s: float = 30.0
+    schedule_interval_s: float = 1.0
+    max_upload_bytes: int = 10 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class MasterCore:
+    store: Store
+    clock: Clock
+    gateway: WorkerGateway
+    registry: WorkerRegistry
+    lifecycle: Lifecycle
+    dispatcher: Dispatcher
+    accounts: AccountService
+    tasks: TaskService
+    uploads: UploadService
+    services: Services
+
+
+def build_core(
+    store: Store, clock: Clock, gateway: WorkerGateway, options: CoreOptions
+) -> MasterCore:
+    registry = WorkerRegistry(
+        store, clock, suspect_after_s=options.suspect_after_s, lost_after_s=options.lost_after_s
+    )
+    watch = TaskWatch()
+    writer = TaskWriter(store, clock, watch)
+    lifecycle = Lifecycle(store, clock, writer)
+    dispatcher = Dispatcher(
+        store, clock, registry, gateway, lifecycle, writer, interval_s=options.schedule_interval_s
+    )
+    accounts = AccountService(store, clock, jwt_secret=options.jwt_secret, ttl_s=options.jwt_ttl_s)
+    area = FileArea(options.data_dir)
+    tasks = TaskService(store, clock, registry, gateway, writer, watch, dispatcher.wake)
+    uploads = UploadService(store, area, max_bytes=options.max_upload_bytes)
+    logs = LogService(tasks, area, registry, gateway)
+    services = Services(accounts, tasks, logs, area, registry, dispatcher)
+    return MasterCore(
+        store, clock, gateway, registry, lifecycle, dispatcher, accounts, tasks, uploads, services
+    )

@@ -1,0 +1,181 @@
+"""The in-memory `Store`: a fake with the SQL store's exact semantics, for tests.
+
+It keeps domain objects in dicts and never hands out a stored object: everything is
+copied on the way in and on the way out, so a caller mutating what it passed or got
+back cannot change the stored state (the SQL store has that property naturally).
+Datetimes are kept and returned in UTC. No method awaits, so on one event loop every
+call, `save_task`'s compare-and-set included, is atomic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cloudai.domain.errors import Conflict
+from cloudai.domain.task import Attempt, OutputFile, Task, TaskEvent, TaskResult, TaskStatus
+from cloudai.domain.users import User
+from cloudai.domain.workers import Worker
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    from cloudai.ports import Store
+
+_D = TypeVar("_D", bound="DataclassInstance")
+
+
+def _utc(dt: datetime) -> datetime:
+    """Naive values are UTC (as the SQL store reads them); aware ones are converted."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _copy(obj: _D) -> _D:
+    """A copy of a flat domain object sharing nothing mutable, its datetimes in UTC.
+
+    The nested values (`Resources`, `Usage`) are frozen, so sharing them is safe; the
+    only mutable field values are lists (a task's argv `command`), copied here.
+    """
+    changes: dict[str, Any] = {}
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        if isinstance(value, datetime):
+            changes[field.name] = _utc(value)
+        elif isinstance(value, list):
+            changes[field.name] = list(value)
+    return dataclasses.replace(obj, **changes)
+
+
+def _copy_opt(obj: _D | None) -> _D | None:
+    return None if obj is None else _copy(obj)
+
+
+class InMemoryStore:
+    """`cloudai.ports.Store` in dicts. Nothing is persisted; `close` is a no-op."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, User] = {}
+        self._workers: dict[str, Worker] = {}
+        self._tasks: dict[str, Task] = {}
+        self._events: dict[str, list[TaskEvent]] = {}  # per task, in insertion order
+        self._attempts: dict[tuple[str, int], Attempt] = {}  # by (task_id, epoch)
+        self._results: dict[str, TaskResult] = {}
+        self._files: dict[str, dict[str, OutputFile]] = {}  # by task_id, then path
+
+    # users
+
+    async def add_user(self, user: User) -> None:
+        if user.user_id in self._users or any(u.email == user.email for u in self._users.values()):
+            raise Conflict(f"user {user.user_id!r} or email {user.email!r} exists")
+        self._users[user.user_id] = _copy(user)
+
+    async def get_user(self, user_id: str) -> User | None:
+        return _copy_opt(self._users.get(user_id))
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        return _copy_opt(next((u for u in self._users.values() if u.email == email), None))
+
+    # workers
+
+    async def upsert_worker(self, worker: Worker) -> None:
+        self._workers[worker.worker_id] = _copy(worker)
+
+    async def get_worker(self, worker_id: str) -> Worker | None:
+        return _copy_opt(self._workers.get(worker_id))
+
+    async def list_workers(self) -> list[Worker]:
+        return [_copy(self._workers[k]) for k in sorted(self._workers)]
+
+    # tasks
+
+    async def add_task(self, task: Task, event: TaskEvent) -> None:
+        if task.task_id in self._tasks:
+            raise Conflict(f"task {task.task_id!r} exists")
+        self._tasks[task.task_id] = _copy(task)
+        self._append_event(event)
+
+    def _append_event(self, event: TaskEvent) -> None:
+        # Keyed by the event's own task_id, as the SQL store files its event rows.
+        self._events.setdefault(event.task_id, []).append(_copy(event))
+
+    async def get_task(self, task_id: str) -> Task | None:
+        return _copy_opt(self._tasks.get(task_id))
+
+    async def list_tasks(
+        self,
+        *,
+        user_id: str | None = None,
+        statuses: Collection[TaskStatus] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[Task]:
+        rows = [
+            t
+            for t in self._tasks.values()
+            if (user_id is None or t.user_id == user_id)
+            and (statuses is None or t.status in statuses)
+        ]
+        rows.sort(key=lambda t: (t.created_at, t.task_id), reverse=newest_first)
+        return [_copy(t) for t in rows[offset : offset + limit]]
+
+    async def save_task(
+        self,
+        task: Task,
+        *,
+        expected_status: TaskStatus,
+        expected_epoch: int,
+        events: Sequence[TaskEvent] = (),
+        attempt: Attempt | None = None,
+        result: TaskResult | None = None,
+    ) -> bool:
+        # No await from the check to the last write: the compare-and-set is atomic.
+        stored = self._tasks.get(task.task_id)
+        if stored is None or stored.status != expected_status or stored.epoch != expected_epoch:
+            return False
+        self._tasks[task.task_id] = _copy(task)
+        for ev in events:
+            self._append_event(ev)
+        if attempt is not None:
+            self._attempts[(attempt.task_id, attempt.epoch)] = _copy(attempt)
+        if result is not None:
+            self._results[result.task_id] = _copy(result)
+        return True
+
+    async def list_events(self, task_id: str) -> list[TaskEvent]:
+        return [_copy(e) for e in self._events.get(task_id, [])]
+
+    async def get_attempt(self, task_id: str, epoch: int) -> Attempt | None:
+        return _copy_opt(self._attempts.get((task_id, epoch)))
+
+    async def list_attempts(self, task_id: str) -> list[Attempt]:
+        keys = sorted(k for k in self._attempts if k[0] == task_id)
+        return [_copy(self._attempts[k]) for k in keys]
+
+    async def get_result(self, task_id: str) -> TaskResult | None:
+        return _copy_opt(self._results.get(task_id))
+
+    # output files
+
+    async def replace_files(self, task_id: str, files: Sequence[OutputFile]) -> None:
+        # Keyed by path: a path named twice is one file (the last entry wins).
+        by_path = {f.path: _copy(f) for f in files}
+        if by_path:
+            self._files[task_id] = by_path
+        else:
+            self._files.pop(task_id, None)
+
+    async def list_files(self, task_id: str) -> list[OutputFile]:
+        by_path = self._files.get(task_id, {})
+        return [_copy(by_path[p]) for p in sorted(by_path)]
+
+    async def close(self) -> None:
+        pass
+
+
+if TYPE_CHECKING:
+    # Makes mypy hold InMemoryStore to the port's exact signatures (structural typing
+    # alone would only complain at some distant call site).
+    _CONFORMS: type[Store] = InMemoryStore
