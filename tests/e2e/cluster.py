@@ -35,6 +35,7 @@ class Cluster:
     grpc_port: int
     data_dir: Path
     banner: str
+    _drainer: threading.Thread
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -65,6 +66,10 @@ class Cluster:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
+        finally:
+            self._drainer.join(timeout=10)  # ends at EOF, once the process has exited
+            assert self.process.stdout is not None
+            self.process.stdout.close()
 
 
 def start_up(
@@ -85,8 +90,9 @@ def start_up(
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     banner = _read_until(process, "Press Ctrl-C to stop.", timeout)
     # Keep draining: a full pipe would block the cluster's logging.
-    threading.Thread(target=_drain, args=(process,), daemon=True).start()
-    return Cluster(process, f"http://127.0.0.1:{http_port}", grpc_port, data_dir, banner)
+    drainer = threading.Thread(target=_drain, args=(process,), daemon=True)
+    drainer.start()
+    return Cluster(process, f"http://127.0.0.1:{http_port}", grpc_port, data_dir, banner, drainer)
 
 
 def _read_until(process: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
@@ -109,6 +115,8 @@ def _read_until(process: subprocess.Popen[bytes], marker: str, timeout: float) -
     else:
         return seen.decode()
     process.kill()
+    process.wait()
+    process.stdout.close()
     raise AssertionError("cloudai up did not come up:\n" + seen.decode(errors="replace"))
 
 

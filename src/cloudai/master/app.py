@@ -16,7 +16,7 @@ import uvicorn
 from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.api.app import create_app
 from cloudai.config import MasterSettings
-from cloudai.master.core import CoreOptions, Services, build_core
+from cloudai.master.core import CoreOptions, MasterCore, Services, build_core
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.grpc_service import MasterWorkerService
 from cloudai.master.registry import WorkerRegistry
@@ -82,6 +82,7 @@ class MasterApp:
         self._grpc: grpc.aio.Server | None = None
         self._http: _QuietServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.core: MasterCore | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -98,7 +99,7 @@ class MasterApp:
             schedule_interval_s=s.schedule_interval_s,
             max_upload_bytes=s.max_upload_bytes,
         )
-        core = build_core(store, SystemClock(), gateway, options)
+        core = self.core = build_core(store, SystemClock(), gateway, options)
         await core.registry.load()
         await core.accounts.ensure_admin(s.admin_email, self.secrets.admin_password)
         await self._start_grpc(
@@ -155,8 +156,11 @@ class MasterApp:
         interval = max(self.settings.heartbeat_suspect_s / 5, 0.5)
         while True:
             await asyncio.sleep(interval)
-            for worker_id in await registry.check_liveness():
-                await dispatcher.worker_lost(worker_id)
+            try:
+                for worker_id in await registry.check_liveness():
+                    await dispatcher.worker_lost(worker_id)
+            except Exception:  # one failed check must not end liveness tracking
+                logger.exception("liveness check failed; retrying")
 
     async def stop(self) -> None:
         """Intake first (HTTP, gRPC), then the loops, then connections, then the store."""

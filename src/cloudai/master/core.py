@@ -55,6 +55,7 @@ class MasterCore:
     accounts: AccountService
     tasks: TaskService
     uploads: UploadService
+    watch: TaskWatch
     services: Services
 
 
@@ -73,9 +74,19 @@ def build_core(
     accounts = AccountService(store, clock, jwt_secret=options.jwt_secret, ttl_s=options.jwt_ttl_s)
     area = FileArea(options.data_dir)
     tasks = TaskService(store, clock, registry, gateway, writer, watch, dispatcher.wake)
-    uploads = UploadService(store, area, max_bytes=options.max_upload_bytes)
+    uploads = UploadService(store, area, watch, max_bytes=options.max_upload_bytes)
     logs = LogService(tasks, area, registry, gateway)
     services = Services(accounts, tasks, logs, area, registry, dispatcher)
     return MasterCore(
-        store, clock, gateway, registry, lifecycle, dispatcher, accounts, tasks, uploads, services
+        store,
+        clock,
+        gateway,
+        registry,
+        lifecycle,
+        dispatcher,
+        accounts,
+        tasks,
+        uploads,
+        watch,
+        services,
     )

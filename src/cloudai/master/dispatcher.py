@@ -62,7 +62,7 @@ class Dispatcher:
         while True:
             try:
                 await self.schedule_once()
-            except CloudAIError:
+            except Exception:  # a failed pass (say, a database hiccup) must not stop scheduling
                 logger.exception("scheduling pass failed; retrying on the next tick")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._interval_s)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from cloudai.domain.errors import Forbidden, InvalidRequest, NotFound
 from cloudai.domain.task import OutputFile, Task
 from cloudai.master.files import FileArea, IncomingFile
+from cloudai.master.watch import TaskWatch
 from cloudai.ports import Store
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,9 @@ class UploadChunk:
 
 
 class UploadService:
-    def __init__(self, store: Store, area: FileArea, *, max_bytes: int) -> None:
+    def __init__(self, store: Store, area: FileArea, watch: TaskWatch, *, max_bytes: int) -> None:
         self._store = store
+        self._watch = watch
         self._area = area
         self._max_bytes = max_bytes
 
@@ -61,6 +63,7 @@ class UploadService:
         if task is None:
             return 0
         await self._store.replace_files(task.task_id, sorted(outputs.values(), key=_by_path))
+        await self._watch.bump()  # waiters may be waiting for a task's files
         logger.info("files received", extra={"task_id": task.task_id, "count": len(outputs)})
         return len(outputs)
 

@@ -16,7 +16,7 @@ from cloudai.config import WorkerSettings
 from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized, Unavailable
 from cloudai.domain.resources import Resources
 from cloudai.worker.executors import build_executor
-from cloudai.worker.executors.base import Executor
+from cloudai.worker.executors.base import Executor, ExecutorError
 from cloudai.worker.grpc_service import WorkerService
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.runner import Runner
@@ -48,7 +48,13 @@ class WorkerApp:
         data_dir = s.data_dir / self.worker_id
         executor = self._executor or build_executor(s.executor, self.worker_id)
         self._executor = executor
-        reaped = await executor.reap_orphans()
+        try:
+            reaped = await executor.reap_orphans()
+        except ExecutorError as exc:
+            raise Unavailable(
+                f"the {executor.name} executor cannot start: {exc}. Start dockerd, or set "
+                "CLOUDAI_WORKER_EXECUTOR=process to run tasks unsandboxed"
+            ) from exc
         if reaped:
             logger.warning("removed %d leftover containers", reaped)
         link = self._link = MasterLink(s.master, self.worker_id, s.token.get_secret_value())
@@ -106,31 +112,39 @@ class WorkerApp:
             delay = min(delay * 2, _BACKOFF_MAX_S)
 
     async def _heartbeat_until_forgotten(self, sampler: UsageSampler) -> None:
-        assert self._link is not None and self._runner is not None
+        assert self._runner is not None
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
-            usage = await asyncio.to_thread(sampler.sample)
-            beat = pb.Heartbeat(
-                worker_id=self.worker_id,
-                cpu_usage=usage.cpu,
-                memory_usage=usage.memory,
-                storage_usage=usage.storage,
-                gpu_usage=usage.gpu,
-                running_tasks=[
-                    pb.RunningTask(task_id=t, epoch=e, status="running")
-                    for t, e in self._runner.listed()
-                ],
-            )
             try:
-                ack = await self._link.heartbeat(beat)
+                ack = await self._beat(sampler)
             except (NotFound, Unauthorized):
                 self.registered.clear()
                 return  # the master lost or never had our registration: join again
             except CloudAIError as exc:
                 logger.warning("heartbeat failed: %s", exc)
                 continue
+            except Exception:  # keep beating: silence would get this worker declared lost
+                logger.exception("heartbeat failed unexpectedly")
+                continue
             for item in ack.cancel:
                 await self._runner.cancel(item.task_id, item.epoch, self.settings.stop_grace_s)
+
+    async def _beat(self, sampler: UsageSampler) -> pb.HeartbeatAck:
+        assert self._link is not None and self._runner is not None
+        usage = await asyncio.to_thread(sampler.sample)
+        running = [
+            pb.RunningTask(task_id=t, epoch=e, status="running") for t, e in self._runner.listed()
+        ]
+        return await self._link.heartbeat(
+            pb.Heartbeat(
+                worker_id=self.worker_id,
+                cpu_usage=usage.cpu,
+                memory_usage=usage.memory,
+                storage_usage=usage.storage,
+                gpu_usage=usage.gpu,
+                running_tasks=running,
+            )
+        )
 
     async def stop(self) -> None:
         """Intake first, then running attempts (containers included), then links."""

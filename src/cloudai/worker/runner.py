@@ -97,7 +97,11 @@ class Runner:
         return await self._executor.stop(run.spec.task_id, run.spec.epoch, grace_s)
 
     async def _drive(self, run: AttemptRun) -> None:
-        run.status = await self._executor.run(run.spec)
+        try:
+            run.status = await self._executor.run(run.spec)
+        except Exception as exc:  # an executor bug still ends the attempt, and is reported
+            logger.exception("executor failed", extra={"task_id": run.spec.task_id})
+            run.status = ExitStatus(exit_code=None, error=f"executor failed: {exc}")
         run.done.set()
         outputs = await asyncio.to_thread(collect_outputs, run.spec.output_dir)
         result = self._result(run, run.status, outputs)

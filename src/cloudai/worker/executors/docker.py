@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import docker
+import requests
 from docker.errors import DockerException, ImageNotFound, NotFound
 
 from cloudai.worker.executors.base import (
@@ -71,6 +72,8 @@ class _Failed(Exception):
 
 
 def _explain(exc: BaseException) -> str:
+    if isinstance(exc, requests.ConnectionError):
+        return f"docker daemon unreachable ({exc})"
     # APIError.explanation is the daemon's own message, clearer than the HTTP wrapper.
     explanation = getattr(exc, "explanation", None)
     return str(explanation or exc)
