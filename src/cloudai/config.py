@@ -42,8 +42,9 @@ class WorkerSettings(BaseSettings):
 
     master: str = "127.0.0.1:50051"
     token: SecretStr = SecretStr("")
-    host: str = "127.0.0.1"  # address the worker listens on and advertises
+    host: str = "127.0.0.1"  # address the worker listens on
     port: int = 50052
+    advertise: str | None = None  # HOST[:PORT] the master dials; default: host and port
     id: str | None = None  # default: hostname-port
     data_dir: Path = Field(default_factory=lambda: default_data_dir() / "worker")
     executor: str = "docker"  # docker | process | fake

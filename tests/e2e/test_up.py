@@ -18,7 +18,7 @@ pytestmark = pytest.mark.docker
 SCRIPT = (
     "echo hello from cloudai; echo second line; echo to-stderr >&2; "
     "mkdir -p /output/sub; printf 'result-%s' 42 > /output/result.txt; "
-    "head -c 100000 /dev/urandom > /output/sub/data.bin"
+    "head -c 100000 /dev/urandom > /output/sub/data.bin; ln -s /etc/passwd /output/link"
 )
 
 
@@ -65,6 +65,7 @@ def test_task_runs_end_to_end_and_only_its_owner_sees_it(
     assert logs["complete"] is True
     assert "hello from cloudai\nsecond line\n" in logs["logs"]
     assert "to-stderr\n" in logs["logs"]
+    assert "[cloudai] not collected from /output: link" in logs["logs"]
 
     listing = alice.get(f"/api/files/{task_id}").json()
     files = {f["path"]: f for f in listing["files"]}

@@ -28,6 +28,10 @@ DataDir = Annotated[
 HttpPort = Annotated[int | None, typer.Option("--http-port", envvar="CLOUDAI_HTTP_PORT")]
 GrpcPort = Annotated[int | None, typer.Option("--grpc-port", envvar="CLOUDAI_GRPC_PORT")]
 LogLevel = Annotated[str, typer.Option("--log-level", envvar="CLOUDAI_LOG_LEVEL")]
+Host = Annotated[
+    str | None,
+    typer.Option("--host", envvar="CLOUDAI_HOST", help="Listen address (default 127.0.0.1)."),
+]
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -53,11 +57,17 @@ def up(
         str | None,
         typer.Option("--executor", envvar="CLOUDAI_EXECUTOR", help="docker | process"),
     ] = None,
+    host: Host = None,
     log_level: LogLevel = "WARNING",
 ) -> None:
     """Start a master and N local workers on embedded SQLite; Ctrl-C stops everything."""
     configure_logging(log_level)
-    settings = MasterSettings(**_given(data_dir=data_dir, http_port=http_port, grpc_port=grpc_port))
+    settings = MasterSettings(
+        **_given(
+            data_dir=data_dir, http_port=http_port, grpc_port=grpc_port, http_host=host,
+            grpc_host=host,
+        )
+    )  # fmt: skip
     _run(run_up(settings, UpOptions(workers=workers, executor=executor)))
 
 
@@ -70,6 +80,7 @@ def master(
     join_token: Annotated[
         str | None, typer.Option("--join-token", envvar="CLOUDAI_JOIN_TOKEN")
     ] = None,
+    host: Host = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run the master alone (REST on --http-port, gRPC for workers on --grpc-port)."""
@@ -77,7 +88,7 @@ def master(
     settings = MasterSettings(
         **_given(
             data_dir=data_dir, http_port=http_port, grpc_port=grpc_port, db=db,
-            join_token=join_token,
+            join_token=join_token, http_host=host, grpc_host=host,
         )
     )  # fmt: skip
     _run(run_master(settings))
@@ -90,13 +101,25 @@ def worker(
     port: Annotated[int | None, typer.Option("--port", envvar="CLOUDAI_PORT")] = None,
     worker_id: Annotated[str | None, typer.Option("--id", envvar="CLOUDAI_WORKER_ID")] = None,
     data_dir: DataDir = None,
+    host: Annotated[
+        str | None, typer.Option("--host", envvar="CLOUDAI_WORKER_HOST", help="Listen address.")
+    ] = None,
+    advertise: Annotated[
+        str | None,
+        typer.Option(
+            "--advertise", envvar="CLOUDAI_WORKER_ADVERTISE", help="HOST[:PORT] the master dials."
+        ),
+    ] = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run a worker that joins the master at --master with the cluster join token."""
     configure_logging(log_level)
     settings = WorkerSettings(
-        **_given(master=master, token=token, port=port, id=worker_id, data_dir=data_dir)
-    )
+        **_given(
+            master=master, token=token, port=port, id=worker_id, data_dir=data_dir, host=host,
+            advertise=advertise,
+        )
+    )  # fmt: skip
     _run(run_worker(settings))
 
 

@@ -33,8 +33,7 @@ def up_banner(master: MasterApp, worker_ids: list[str], executor: str) -> None:
     s = master.settings
     sandbox = "docker (sandboxed)" if executor == "docker" else f"{executor} (NOT sandboxed)"
     _out.print(f"CloudAI is up: http://{s.http_host}:{master.http_port}")
-    _out.print(f"  admin email:    {s.admin_email}")
-    _out.print(f"  admin password: {master.secrets.admin_password}")
+    _admin_lines(master)
     _out.print(f"  gRPC:           {s.grpc_host}:{master.grpc_port}")
     _out.print(f"  workers:        {', '.join(worker_ids)} via {sandbox}")
     _out.print(f"  data:           {s.data_dir}")
@@ -42,15 +41,27 @@ def up_banner(master: MasterApp, worker_ids: list[str], executor: str) -> None:
     _out.file.flush()  # scripts and tests read the banner through a pipe
 
 
+def _admin_lines(master: MasterApp) -> None:
+    _out.print(f"  admin email:    {master.settings.admin_email}")
+    if master.admin_password_works:
+        _out.print(f"  admin password: {master.secrets.admin_password}")
+    else:
+        _out.print(
+            "  admin password: unchanged (the account was created earlier with another "
+            "password; the configured one was not applied)",
+            soft_wrap=True,
+        )
+
+
 def master_banner(master: MasterApp) -> None:
     s = master.settings
     _out.print(f"CloudAI master: http://{s.http_host}:{master.http_port}")
     _out.print(f"  gRPC:           {s.grpc_host}:{master.grpc_port}")
-    _out.print(f"  admin email:    {s.admin_email}")
-    _out.print(f"  admin password: {master.secrets.admin_password}")
+    _admin_lines(master)
     _out.print(f"  join token:     {master.secrets.join_token}")
     _out.print(
         f"  add a worker:   cloudai worker --master {s.grpc_host}:{master.grpc_port} "
-        f"--token {master.secrets.join_token}"
+        f"--token {master.secrets.join_token}",
+        soft_wrap=True,  # one line, so the token copies in one piece
     )
     _out.file.flush()

@@ -60,11 +60,14 @@ class AccountService:
         await self._store.add_user(user)  # the unique index settles a race
         return user
 
-    async def ensure_admin(self, email: str, password: str) -> User:
+    async def ensure_admin(self, email: str, password: str) -> bool:
+        """Create the admin account on first start. True when `password` logs it in
+        (False: the account exists from an earlier start with another password)."""
         existing = await self._store.get_user_by_email(email.strip().lower())
-        if existing:
-            return existing
-        return await self.register("admin", email, password, role=Role.ADMIN)
+        if existing is None:
+            await self.register("admin", email, password, role=Role.ADMIN)
+            return True
+        return await self._verify(existing.password_hash, password)
 
     async def login(self, email: str, password: str) -> Session:
         user = await self._store.get_user_by_email(email.strip().lower())

@@ -83,6 +83,7 @@ class MasterApp:
         self._http: _QuietServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.core: MasterCore | None = None
+        self.admin_password_works = False
 
     async def start(self) -> None:
         s = self.settings
@@ -101,7 +102,11 @@ class MasterApp:
         )
         core = self.core = build_core(store, SystemClock(), gateway, options)
         await core.registry.load()
-        await core.accounts.ensure_admin(s.admin_email, self.secrets.admin_password)
+        self.admin_password_works = await core.accounts.ensure_admin(
+            s.admin_email, self.secrets.admin_password
+        )
+        if not self.admin_password_works:
+            logger.warning("the admin account exists with another password; kept it")
         await self._start_grpc(
             MasterWorkerService(
                 self.secrets.join_token,

@@ -11,7 +11,6 @@ import logging
 from datetime import datetime, timedelta
 
 from cloudai.domain.task import (
-    Attempt,
     AttemptReport,
     AttemptStatus,
     Task,
@@ -50,10 +49,8 @@ class Lifecycle:
         def decide(task: Task) -> Change | None:
             if not holds(task, worker_id, epoch) or task.status is not TaskStatus.ASSIGNED:
                 return None
-            attempt = Attempt(
-                task_id, epoch, worker_id, task.updated_at, AttemptStatus.RUNNING, started_at=now
-            )
-            return Change(TaskStatus.RUNNING, "started", attempt=attempt)
+            changes = {"status": AttemptStatus.RUNNING, "started_at": now}
+            return Change(TaskStatus.RUNNING, "started", attempt_changes=changes)
 
         return await self._writer.change(task_id, decide)
 
@@ -64,12 +61,10 @@ class Lifecycle:
         def decide(task: Task) -> Change | None:
             if not holds(task, worker_id, epoch):
                 return None
-            attempt = Attempt(
-                task_id, epoch, worker_id, task.updated_at, AttemptStatus.REFUSED,
-                finished_at=now, reason=why,
-            )  # fmt: skip
+            changes = {"status": AttemptStatus.REFUSED, "finished_at": now, "reason": why}
             task.worker_id = None  # the old attempt's late uploads are refused from now on
-            return Change(TaskStatus.QUEUED, f"worker {worker_id} refused: {why}", attempt=attempt)
+            reason = f"worker {worker_id} refused: {why}"
+            return Change(TaskStatus.QUEUED, reason, attempt_changes=changes)
 
         return await self._writer.change(task_id, decide)
 
@@ -79,24 +74,19 @@ class Lifecycle:
         def decide(task: Task) -> Change | None:
             if not holds(task, report.worker_id, report.epoch):
                 return None
-            attempt = Attempt(
-                report.task_id,
-                report.epoch,
-                report.worker_id,
-                assigned_at=task.updated_at,
-                status=_ATTEMPT_OUTCOME[report.outcome],
-                started_at=task.started_at or now,
-                finished_at=now,
-                exit_code=report.exit_code,
-                oom_killed=report.oom_killed,
-                reason=report.reason,
-            )
+            changes = {
+                "status": _ATTEMPT_OUTCOME[report.outcome],
+                "finished_at": now,
+                "exit_code": report.exit_code,
+                "oom_killed": report.oom_killed,
+                "reason": report.reason,
+            }
             result = TaskResult(
                 report.task_id, report.epoch, report.worker_id, report.outcome,
                 report.exit_code, report.reason, report.log_size, now,
             )  # fmt: skip
             task.exit_code = report.exit_code
-            return Change(report.outcome, report.reason, attempt=attempt, result=result)
+            return Change(report.outcome, report.reason, attempt_changes=changes, result=result)
 
         task = await self._writer.change(report.task_id, decide)
         if task is None:
@@ -113,12 +103,10 @@ class Lifecycle:
         def decide(task: Task) -> Change | None:
             if not holds(task, worker_id, epoch):
                 return None
-            attempt = Attempt(
-                task_id, epoch, worker_id, task.updated_at, AttemptStatus.LOST,
-                finished_at=now, reason="lost",
-            )  # fmt: skip
+            changes = {"status": AttemptStatus.LOST, "finished_at": now, "reason": "lost"}
             task.worker_id = None
-            return Change(TaskStatus.QUEUED, f"worker {worker_id} lost; requeued", attempt=attempt)
+            reason = f"worker {worker_id} lost; requeued"
+            return Change(TaskStatus.QUEUED, reason, attempt_changes=changes)
 
         return await self._writer.change(task_id, decide)
 

@@ -126,18 +126,14 @@ class TaskService:
         def decide(current: Task) -> Change | None:
             if current.status.is_terminal:
                 return None
-            attempt = None
-            if current.status.holds_resources and current.worker_id:
-                attempt = Attempt(
-                    current.task_id,
-                    current.epoch,
-                    current.worker_id,
-                    assigned_at=current.updated_at,
-                    status=AttemptStatus.CANCELLED,
-                    finished_at=now,
-                    reason="cancelled by user",
-                )
-            return Change(TaskStatus.CANCELLED, "cancelled by user", attempt=attempt)
+            changes = None
+            if current.status.holds_resources:
+                changes = {
+                    "status": AttemptStatus.CANCELLED,
+                    "finished_at": now,
+                    "reason": "cancelled by user",
+                }
+            return Change(TaskStatus.CANCELLED, "cancelled by user", attempt_changes=changes)
 
         before = task
         cancelled = await self._writer.change(task_id, decide)

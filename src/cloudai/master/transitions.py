@@ -8,7 +8,8 @@ concurrent reports, cancels and placements never double-apply.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from cloudai.domain.errors import NotFound
 from cloudai.domain.task import Attempt, Task, TaskResult, TaskStatus, transition
@@ -24,7 +25,8 @@ class Change:
 
     to: TaskStatus
     reason: str
-    attempt: Attempt | None = None
+    attempt: Attempt | None = None  # a new attempt (placement)
+    attempt_changes: dict[str, Any] | None = None  # fields to update on the current one
     result: TaskResult | None = None
     new_epoch: bool = False  # a new attempt starts (placement)
 
@@ -58,6 +60,12 @@ class TaskWriter:
 
     async def _save(self, task: Task, change: Change) -> bool:
         expected_status, expected_epoch = task.status, task.epoch
+        attempt = change.attempt
+        if change.attempt_changes is not None:
+            prior = await self._store.get_attempt(task.task_id, task.epoch)
+            if prior is None:  # an attempt is always recorded at placement
+                raise RuntimeError(f"task {task.task_id}: attempt {task.epoch} missing")
+            attempt = replace(prior, **change.attempt_changes)
         if change.new_epoch:
             task.epoch += 1
         event = transition(task, change.to, at=self._clock.now(), reason=change.reason)
@@ -66,6 +74,6 @@ class TaskWriter:
             expected_status=expected_status,
             expected_epoch=expected_epoch,
             events=[event],
-            attempt=change.attempt,
+            attempt=attempt,
             result=change.result,
         )

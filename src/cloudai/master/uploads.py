@@ -44,22 +44,26 @@ class UploadService:
         current: IncomingFile | None = None
         outputs: dict[str, OutputFile] = {}
         total = 0
-        async for chunk in chunks:
-            if task is None:
-                task = await self._authorise(worker_id, chunk)
-            elif (chunk.task_id, chunk.epoch) != (task.task_id, task.epoch):
-                raise InvalidRequest("one upload stream carries one attempt")
-            total += len(chunk.data)
-            if total > self._max_bytes:
-                raise InvalidRequest(f"upload exceeds {self._max_bytes} bytes")
-            if current is None or current.rel_path != chunk.path:
-                current = await asyncio.to_thread(self._begin, task, chunk)
-            await asyncio.to_thread(self._area.append, current, chunk.data)
-            if chunk.last_chunk:
-                digest = await asyncio.to_thread(self._area.commit, current, chunk.sha256)
-                if chunk.kind != KIND_LOG:
-                    outputs[chunk.path] = OutputFile(chunk.path, current.size, digest)
-                current = None
+        try:
+            async for chunk in chunks:
+                if task is None:
+                    task = await self._authorise(worker_id, chunk)
+                elif (chunk.task_id, chunk.epoch) != (task.task_id, task.epoch):
+                    raise InvalidRequest("one upload stream carries one attempt")
+                total += len(chunk.data)
+                if total > self._max_bytes:
+                    raise InvalidRequest(f"upload exceeds {self._max_bytes} bytes")
+                if current is None or current.rel_path != chunk.path:
+                    current = await asyncio.to_thread(self._begin, task, chunk)
+                await asyncio.to_thread(self._area.append, current, chunk.data)
+                if chunk.last_chunk:
+                    digest = await asyncio.to_thread(self._area.commit, current, chunk.sha256)
+                    if chunk.kind != KIND_LOG:
+                        outputs[chunk.path] = OutputFile(chunk.path, current.size, digest)
+                    current = None
+        finally:
+            if current is not None:  # a refused or broken stream leaves no partial file
+                await asyncio.to_thread(current.temp.unlink, True)
         if task is None:
             return 0
         await self._store.replace_files(task.task_id, sorted(outputs.values(), key=_by_path))

@@ -67,6 +67,17 @@ class WorkerApp:
         self._loop_task = asyncio.create_task(self._run(capacity, sampler), name="worker-loop")
         logger.info("worker %s listening on %s:%d", self.worker_id, s.host, self.port)
 
+    def advertised_address(self) -> str:
+        """Where the master reaches this worker: --advertise, else the listen address
+        (a wildcard listen address advertises this host's primary address)."""
+        advertise = self.settings.advertise
+        if advertise:
+            return advertise if ":" in advertise else f"{advertise}:{self.port}"
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostbyname(socket.gethostname())
+        return f"{host}:{self.port}"
+
     def _capacity(self, data_dir: Path) -> Resources:
         s = self.settings
         seen = detect_capacity(data_dir)
@@ -92,7 +103,7 @@ class WorkerApp:
         assert self._link is not None and self._runner is not None
         info = pb.WorkerInfo(
             worker_id=self.worker_id,
-            worker_ip=f"{self.settings.host}:{self.port}",
+            worker_ip=self.advertised_address(),
             total_cpu=capacity.cpu,
             total_memory=capacity.memory_gb,
             total_storage=capacity.storage_gb,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloudai._proto import cluster_pb2 as pb
-from cloudai.domain.errors import CloudAIError, Conflict, Unavailable
+from cloudai.domain.errors import CloudAIError, Conflict, InvalidRequest, Unavailable
 from cloudai.worker.executors.base import ExecutionSpec, Executor, ExitStatus
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.outputs import CHUNK_SIZE, CollectedOutputs, collect_outputs
@@ -104,7 +104,9 @@ class Runner:
             run.status = ExitStatus(exit_code=None, error=f"executor failed: {exc}")
         run.done.set()
         outputs = await asyncio.to_thread(collect_outputs, run.spec.output_dir)
-        result = self._result(run, run.status, outputs)
+        if outputs.skipped:  # say so where the user looks: at the end of the task's log
+            await asyncio.to_thread(_note_skipped, run.spec.log_path, outputs.skipped)
+        result = await asyncio.to_thread(self._result, run, run.status, outputs)
         delivered = await self._deliver(run, outputs, result)
         self._runs.pop(run.spec.key, None)
         if delivered:
@@ -142,10 +144,13 @@ class Runner:
         self, run: AttemptRun, outputs: CollectedOutputs, result: pb.TaskResult
     ) -> bool:
         """Upload the log and outputs, then report; retry while the master is unreachable."""
+        uploaded = False
         delay = 0.2
         while True:
             try:
-                await self._link.upload(self._chunks(run, outputs))
+                if not uploaded:
+                    await self._upload(run, outputs, result)
+                    uploaded = True
                 await self._link.report(result)
                 return True
             except Unavailable as exc:
@@ -156,6 +161,16 @@ class Runner:
                 return False
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX_S)
+
+    async def _upload(
+        self, run: AttemptRun, outputs: CollectedOutputs, result: pb.TaskResult
+    ) -> None:
+        try:
+            await self._link.upload(self._chunks(run, outputs))
+        except InvalidRequest as exc:
+            # The files cannot be stored (too large, corrupt): the outcome still counts,
+            # and reporting it keeps the task from being run again and again.
+            result.reason = f"{result.reason}; output files not stored: {exc}"
 
     async def _chunks(
         self, run: AttemptRun, outputs: CollectedOutputs
@@ -204,6 +219,12 @@ async def _read_chunks(path: Path) -> AsyncIterator[tuple[bool, bytes]]:
                 return
     finally:
         handle.close()
+
+
+def _note_skipped(log_path: Path, skipped: list[str]) -> None:
+    with log_path.open("a", encoding="utf-8") as log:
+        for entry in skipped:
+            log.write(f"[cloudai] not collected from /output: {entry}\n")
 
 
 def _tail(path: Path, size: int) -> str:

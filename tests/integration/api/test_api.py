@@ -135,6 +135,8 @@ async def test_submit_rejects_bad_input_and_stores_nothing(
     headers = await login(api, "dee")
     response = await api.post("/api/tasks", headers=headers, json=bad)
     assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "invalid_request" and body["detail"] and body["errors"]
     assert (await api.get("/api/tasks", headers=headers)).json()["tasks"] == []
 
 
@@ -213,6 +215,13 @@ async def test_files_and_downloads_refuse_unknown_and_traversal_paths(
         response = await api.get(f"/api/files/{task_id}/download/{path}", headers=headers)
         assert response.status_code == 404, path
     assert (await api.get("/api/files/task-missing", headers=headers)).status_code == 404
+
+
+async def test_unknown_routes_answer_json(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "Not Found"}
+    assert (await api.put("/health")).json()["error"] == "method_not_allowed"
 
 
 async def test_health_is_public(api: httpx.AsyncClient) -> None:

@@ -4,9 +4,11 @@ fake executor: the protocol's authentication, fencing, cancellation and live log
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
@@ -59,10 +61,17 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running_cluster(tmp_path) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(tmp_path: Path, **master_settings: Any) -> AsyncIterator[Cluster]:
     master = MasterApp(
         MasterSettings(
             data_dir=tmp_path / "master", http_port=0, grpc_port=0,
             admin_password=SecretStr(PASSWORD), admin_email="root@example.test",
+            **master_settings,
         )
     )  # fmt: skip
     await master.start()
@@ -192,3 +201,14 @@ async def test_path_traversal_in_an_upload_is_refused(cluster: Cluster, tmp_path
     assert not await asyncio.to_thread(lambda: list(tmp_path.rglob("escape.txt")))
     cluster.executor.finish(task_id, 1)
     await cluster.wait(task_id, "completed")
+
+
+async def test_refused_upload_still_reports_the_outcome(tmp_path: Path) -> None:
+    # The log and out/a.txt together exceed 10 bytes: the master refuses the files.
+    async with running_cluster(tmp_path, max_upload_bytes=10) as cluster:
+        task_id = await cluster.submit("echo")
+        task = await cluster.wait(task_id, "completed,failed")
+        assert task["status"] == "completed"
+        assert "output files not stored: upload exceeds 10 bytes" in str(task["reason"])
+        files = (await cluster.http.get(f"/api/files/{task_id}")).json()["files"]
+        assert files == []

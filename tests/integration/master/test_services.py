@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,29 @@ async def test_other_users_tasks_do_not_exist_for_them(master: Master) -> None:
     assert [t.task_id for t in await master.tasks.list_tasks(master.alice, None, 100, 0)] == [
         task.task_id
     ]
+
+
+async def test_attempt_keeps_its_own_timeline(master: Master) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task = await master.submit()
+    placed_at = master.clock.now()
+    await master.dispatcher.schedule_once()
+    master.clock.advance(5)
+    running = await master.tasks.get(master.alice, task.task_id)
+    await master.lifecycle.finished(report(running, TaskStatus.COMPLETED))
+    (attempt,) = await master.tasks.attempts(master.alice, task.task_id)
+    assert attempt.assigned_at == placed_at and attempt.started_at == placed_at
+    assert attempt.finished_at == placed_at + timedelta(seconds=5)
+    assert (attempt.status, attempt.exit_code) == (AttemptStatus.SUCCEEDED, 0)
+
+
+async def test_cancelling_a_running_task_keeps_the_attempts_start(master: Master) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task = await master.submit()
+    await master.dispatcher.schedule_once()
+    master.clock.advance(2)
+    await master.tasks.cancel(master.alice, task.task_id)
+    (attempt,) = await master.tasks.attempts(master.alice, task.task_id)
+    assert attempt.status is AttemptStatus.CANCELLED
+    assert attempt.started_at is not None and attempt.finished_at is not None
+    assert (attempt.finished_at - attempt.started_at).total_seconds() == 2

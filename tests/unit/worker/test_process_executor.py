@@ -160,3 +160,16 @@ def test_build_executor_kinds() -> None:
 def test_build_executor_rejects_unknown_kind() -> None:
     with pytest.raises(ValueError, match="unknown executor kind"):
         build_executor("kubernetes", "w1")
+
+
+async def test_worker_secrets_do_not_leak_into_the_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOUDAI_TOKEN", "join-secret")
+    monkeypatch.setenv("CLOUDAI_ADMIN_PASSWORD", "admin-secret")
+    spec = _spec(tmp_path, "env")
+    status = await ProcessExecutor("w1").run(spec)
+    assert status.exit_code == 0
+    env = spec.log_path.read_text()
+    assert "join-secret" not in env and "admin-secret" not in env
+    assert "CLOUDAI_OUTPUT_DIR=" in env and "PATH=" in env

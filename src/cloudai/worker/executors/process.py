@@ -137,13 +137,19 @@ class ProcessExecutor:
     @staticmethod
     def _env(spec: ExecutionSpec) -> dict[str, str]:
         output_dir = str(spec.output_dir.resolve())
+        # A clean environment: the worker's own (join token, admin password, database
+        # URL...) must not leak into the task.
+        inherited = {k: v for k, v in os.environ.items() if k in _INHERITED_ENV}
         return {
-            **os.environ,
+            **inherited,
             "CLOUDAI_OUTPUT_DIR": output_dir,
             "OUTPUT_DIR": output_dir,
             "CLOUDAI_TASK_ID": spec.task_id,
             "CLOUDAI_EPOCH": str(spec.epoch),
         }
+
+
+_INHERITED_ENV = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "SHELL"})
 
 
 async def _terminate(proc: Process, grace_s: float) -> None:
