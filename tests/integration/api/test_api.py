@@ -45,6 +45,13 @@ async def login(api: httpx.AsyncClient, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {session.json()['access_token']}"}
 
 
+async def submit(api: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    response = await api.post("/api/tasks", headers=headers, json={"docker_image": "i"})
+    assert response.status_code == 201, response.text
+    task_id: str = response.json()["task_id"]
+    return task_id
+
+
 async def test_register_login_me_and_cookie(api: httpx.AsyncClient) -> None:
     headers = await login(api, "ann")
     me = await api.get("/api/auth/me", headers=headers)
@@ -175,9 +182,7 @@ async def test_wait_returns_current_state_on_timeout_and_rejects_bad_status(
     api: httpx.AsyncClient,
 ) -> None:
     headers = await login(api, "hal")
-    task_id = (await api.post("/api/tasks", headers=headers, json={"docker_image": "i"})).json()[
-        "task_id"
-    ]
+    task_id = await submit(api, headers)
     waited = await api.get(f"/api/tasks/{task_id}/wait?timeout=0.05", headers=headers)
     assert waited.status_code == 200 and waited.json()["status"] == "queued"
     queued = await api.get(f"/api/tasks/{task_id}/wait?until=queued", headers=headers)
@@ -188,9 +193,7 @@ async def test_wait_returns_current_state_on_timeout_and_rejects_bad_status(
 
 async def test_wait_wakes_on_change(api: httpx.AsyncClient, core: MasterCore) -> None:
     headers = await login(api, "ida")
-    task_id = (await api.post("/api/tasks", headers=headers, json={"docker_image": "i"})).json()[
-        "task_id"
-    ]
+    task_id = await submit(api, headers)
     await core.registry.register("w1", "127.0.0.1:1", Resources(4, 8, 100, 0))
 
     waiting = asyncio.create_task(
@@ -206,9 +209,7 @@ async def test_files_and_downloads_refuse_unknown_and_traversal_paths(
     api: httpx.AsyncClient,
 ) -> None:
     headers = await login(api, "jo")
-    task_id = (await api.post("/api/tasks", headers=headers, json={"docker_image": "i"})).json()[
-        "task_id"
-    ]
+    task_id = await submit(api, headers)
     listing = await api.get(f"/api/files/{task_id}", headers=headers)
     assert listing.json() == {"task_id": task_id, "files": [], "total_size": 0}
     for path in ("nothing.txt", "../../secrets/jwt-secret", "%2e%2e/%2e%2e/etc/passwd"):

@@ -21,6 +21,7 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 
 from cloudai.worker.executors import DockerExecutor, ExecutionSpec
 from cloudai.worker.executors.docker import LABEL_WORKER_ID, container_name, docker_available
+from tests.helpers import wait_for_log
 
 pytestmark = pytest.mark.docker
 
@@ -73,18 +74,6 @@ def _spec(tmp_path: Path, command: str | list[str] | None, **kw: Any) -> Executi
     }
     fields.update(kw)
     return ExecutionSpec(**fields)
-
-
-def _log_has(path: Path, text: bytes) -> bool:
-    return path.exists() and text in path.read_bytes()
-
-
-async def _wait_for_log(path: Path, text: bytes) -> None:
-    # The executor's log thread writes the file; its content is the only signal there is,
-    # so polling it under a deadline is the synchronisation (no event exists to await).
-    async with asyncio.timeout(30):
-        while not _log_has(path, text):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 def _gone(client: Any, name: str) -> bool:
@@ -177,7 +166,7 @@ async def test_running_container_is_confined(
 ) -> None:
     spec = _spec(tmp_path, "echo ready; sleep 60", cpu=0.5, memory_gb=0.25)
     run = asyncio.create_task(executor.run(spec))
-    await _wait_for_log(spec.log_path, b"ready\n")
+    await wait_for_log(spec.log_path, b"ready\n")
 
     attrs = client.api.inspect_container(container_name(spec.task_id, spec.epoch))
     host = attrs["HostConfig"]
@@ -204,7 +193,7 @@ async def test_stop_cancels_promptly_and_removes_the_container(
 ) -> None:
     spec = _spec(tmp_path, "echo ready; sleep 60")
     run = asyncio.create_task(executor.run(spec))
-    await _wait_for_log(spec.log_path, b"ready\n")
+    await wait_for_log(spec.log_path, b"ready\n")
     assert await executor.running() == [(spec.task_id, 1)]
 
     started = time.monotonic()
@@ -239,7 +228,7 @@ async def test_close_stops_running_containers(worker_id: str, client: Any, tmp_p
     ex = DockerExecutor(worker_id, pull_policy="never")
     spec = _spec(tmp_path, "echo ready; sleep 60")
     run = asyncio.create_task(ex.run(spec))
-    await _wait_for_log(spec.log_path, b"ready\n")
+    await wait_for_log(spec.log_path, b"ready\n")
 
     await asyncio.wait_for(ex.close(), timeout=20)
 
@@ -255,7 +244,7 @@ async def test_cancelling_the_run_coroutine_removes_the_container(
 ) -> None:
     spec = _spec(tmp_path, "echo ready; sleep 60")
     run = asyncio.create_task(executor.run(spec))
-    await _wait_for_log(spec.log_path, b"ready\n")
+    await wait_for_log(spec.log_path, b"ready\n")
 
     run.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cloudai.worker.executors import ExecutionSpec, ProcessExecutor, build_executor
+from tests.helpers import wait_for_log
 
 
 def _spec(tmp_path: Path, command: str | list[str] | None, task_id: str = "t1") -> ExecutionSpec:
@@ -25,18 +26,6 @@ def _spec(tmp_path: Path, command: str | list[str] | None, task_id: str = "t1") 
 
 def _exists(path: str) -> bool:
     return Path(path).exists()
-
-
-def _log_has(path: Path, text: bytes) -> bool:
-    return path.exists() and text in path.read_bytes()
-
-
-async def _wait_for_log(path: Path, text: bytes) -> None:
-    # The child writes straight into the file: its content is the only signal there is,
-    # so polling it under a deadline is the synchronisation (no event exists to await).
-    async with asyncio.timeout(10):
-        while not _log_has(path, text):  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
 
 
 async def test_exit_codes(tmp_path: Path) -> None:
@@ -100,7 +89,7 @@ async def test_stop_cancels_a_long_running_task_promptly(tmp_path: Path) -> None
     ex = ProcessExecutor()
     spec = _spec(tmp_path, "echo ready; sleep 60")
     run = asyncio.create_task(ex.run(spec))
-    await _wait_for_log(spec.log_path, b"ready\n")
+    await wait_for_log(spec.log_path, b"ready\n")
     assert await ex.running() == [("t1", 1)]
 
     started = time.monotonic()
@@ -119,7 +108,7 @@ async def test_stop_escalates_to_sigkill_after_the_grace(tmp_path: Path) -> None
     # An ignored signal stays ignored across exec, so sleep ignores SIGTERM too.
     spec = _spec(tmp_path, "trap '' TERM; echo ready; sleep 60")
     run = asyncio.create_task(ex.run(spec))
-    await _wait_for_log(spec.log_path, b"ready\n")
+    await wait_for_log(spec.log_path, b"ready\n")
 
     started = time.monotonic()
     assert await ex.stop("t1", 1, grace_s=0.3) is True
@@ -137,7 +126,7 @@ async def test_close_stops_what_is_running(tmp_path: Path) -> None:
     ex = ProcessExecutor()
     spec = _spec(tmp_path, "echo ready; sleep 60")
     run = asyncio.create_task(ex.run(spec))
-    await _wait_for_log(spec.log_path, b"ready\n")
+    await wait_for_log(spec.log_path, b"ready\n")
 
     await asyncio.wait_for(ex.close(), timeout=5.0)
 
