@@ -49,7 +49,7 @@ def _run(coro: Any) -> None:
 
 @app.command()
 def up(
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1,
+    workers: Annotated[int, typer.Option("--workers", envvar="CLOUDAI_WORKERS", min=1, max=64)] = 1,
     data_dir: DataDir = None,
     http_port: HttpPort = None,
     grpc_port: GrpcPort = None,
