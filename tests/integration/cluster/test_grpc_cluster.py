@@ -90,9 +90,10 @@ async def running_cluster(tmp_path: Path, **master_settings: Any) -> AsyncIterat
             "/api/auth/login", json={"email": "root@example.test", "password": PASSWORD}
         )
         http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        yield Cluster(master, worker, executor, http)
+        cluster = Cluster(master, worker, executor, http)
+        yield cluster
     await worker.stop()
-    await master.stop()
+    await cluster.master.stop()  # the test may have replaced (restarted) the master
 
 
 async def test_task_completes_with_logs_and_files(cluster: Cluster) -> None:
@@ -212,3 +213,29 @@ async def test_refused_upload_still_reports_the_outcome(tmp_path: Path) -> None:
         assert "output files not stored: upload exceeds 10 bytes" in str(task["reason"])
         files = (await cluster.http.get(f"/api/files/{task_id}")).json()["files"]
         assert files == []
+
+
+async def test_master_restart_is_a_non_event_for_running_work(tmp_path: Path) -> None:
+    async with running_cluster(tmp_path) as cluster:
+        running = await cluster.submit("block")
+        await cluster.wait(running, "running")
+        await cluster.executor.wait_started(running, 1)
+        await cluster.master.stop()
+        # The worker keeps running its attempt while the master is away.
+        assert await cluster.executor.running() == [(running, 1)]
+        # Same data directory, same address for the worker to find again.
+        settings = cluster.master.settings.model_copy(
+            update={"grpc_port": cluster.master.grpc_port}
+        )
+        restarted = MasterApp(settings)
+        await restarted.start()
+        cluster.master = restarted
+        cluster.http = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{restarted.http_port}", headers=cluster.http.headers
+        )
+        async with cluster.http:
+            queued = await cluster.submit("echo")
+            await cluster.wait(queued, "completed")  # the new master schedules again
+            cluster.executor.finish(running, 1)
+            task = await cluster.wait(running, "completed")
+            assert task["attempt"] == 1  # the same attempt finished: nothing was re-run
