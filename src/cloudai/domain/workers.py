@@ -34,4 +34,3 @@ class Worker:
     registered_at: datetime
     last_heartbeat: datetime
     usage: Usage = Usage()
-    credential_hash: str = ""

@@ -122,7 +122,6 @@ def _worker_values(w: Worker) -> dict[str, Any]:
         "usage_memory": w.usage.memory,
         "usage_storage": w.usage.storage,
         "usage_gpu": w.usage.gpu,
-        "credential_hash": w.credential_hash,
     }
 
 
@@ -135,7 +134,6 @@ def _worker(r: WorkerRow) -> Worker:
         registered_at=_utc(r.registered_at),
         last_heartbeat=_utc(r.last_heartbeat),
         usage=Usage(r.usage_cpu, r.usage_memory, r.usage_storage, r.usage_gpu),
-        credential_hash=r.credential_hash,
     )
 
 

@@ -56,7 +56,6 @@ class WorkerRow(Base):
     usage_memory: Mapped[float] = mapped_column(Float)
     usage_storage: Mapped[float] = mapped_column(Float)
     usage_gpu: Mapped[float] = mapped_column(Float)
-    credential_hash: Mapped[str] = mapped_column(String)
 
 
 class TaskRow(Base):

@@ -132,9 +132,8 @@ async def test_workers_upsert_get_list(store: Store) -> None:
         T0,
         T0,
         Usage(12.5, 40.0, 3.0, 0.0),
-        "hash1",
     )
-    w2 = dataclasses.replace(w1, worker_id="w2", address="10.0.0.2:50051", credential_hash="")
+    w2 = dataclasses.replace(w1, worker_id="w2", address="10.0.0.2:50051")
     await store.upsert_worker(w2)
     await store.upsert_worker(w1)
     assert await store.get_worker("w1") == w1

@@ -122,7 +122,6 @@ def upgrade() -> None:
         sa.Column("usage_memory", sa.Float(), nullable=False),
         sa.Column("usage_storage", sa.Float(), nullable=False),
         sa.Column("usage_gpu", sa.Float(), nullable=False),
-        sa.Column("credential_hash", sa.String(), nullable=False),
         sa.PrimaryKeyConstraint("worker_id", name=op.f("pk_workers")),
     )
 
