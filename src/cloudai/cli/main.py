@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from cloudai import __version__
 from cloudai.cli import render
+from cloudai.cli import tasks as task_commands
 from cloudai.cli.serve import UpOptions, run_master, run_up, run_worker
 from cloudai.config import MasterSettings, WorkerSettings
 from cloudai.domain.errors import CloudAIError
@@ -127,6 +128,9 @@ def worker(
 def version() -> None:
     """Print the version."""
     render.out(__version__)
+
+
+task_commands.register(app)
 
 
 def run() -> None:

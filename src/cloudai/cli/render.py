@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import sys
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from cloudai.master.app import MasterApp
@@ -65,3 +70,143 @@ def master_banner(master: MasterApp) -> None:
         soft_wrap=True,  # one line, so the token copies in one piece
     )
     _out.file.flush()
+
+
+# --- user-facing task verbs (cloudai login, task, list-tasks, status, logs, …) ----------
+# Values from the API are user data: they are printed as Text, never parsed as markup.
+
+
+def fail(message: str) -> None:
+    """One line on stderr, however long; the message is printed literally."""
+    _err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+def notice(message: str) -> None:
+    _err.print(Text(message), soft_wrap=True)
+
+
+def raw(text: str) -> None:
+    """Text exactly as given (a task's log): no markup, no wrapping, flushed at once."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def json_doc(data: Any) -> None:
+    raw(json.dumps(data, indent=2) + "\n")
+
+
+def logged_in(url: str, user: dict[str, Any], path: str) -> None:
+    who = f"{user.get('email', '?')} ({user.get('role', 'user')})"
+    _out.print(Text(f"logged in to {url} as {who}; token saved in {path}"), soft_wrap=True)
+
+
+def task_submitted(task_id: str) -> None:
+    _out.print(Text(task_id), soft_wrap=True)
+    _out.file.flush()
+
+
+def task_outcome(task: dict[str, Any]) -> None:
+    """`task-… failed: exit code 4`, `task-… failed: out of memory (exit code 137)`."""
+    reason, code = str(task.get("reason") or "-"), task.get("exit_code")
+    if code is not None and f"exit code {code}" not in reason:
+        reason += f" (exit code {code})"
+    _out.print(Text(f"{task['task_id']} {task['status']}: {reason}"), soft_wrap=True)
+
+
+def task_cancelled(body: dict[str, Any]) -> None:
+    _out.print(Text(f"{body['task_id']} {body['status']}"), soft_wrap=True)
+
+
+def _table(table: Table) -> None:
+    """Into a terminal: fit its width. Into a pipe: one line per row, never wrapped."""
+    if _out.is_terminal:
+        _out.print(table)
+    else:
+        Console(file=_out.file, width=100_000, highlight=False).print(table)
+
+
+def _when(value: Any) -> str:
+    return str(value)[:19].replace("T", " ") if value else "-"
+
+
+def _cell(value: Any) -> Text:
+    return Text("-" if value is None or value == "" else str(value))
+
+
+def tasks_table(tasks: list[dict[str, Any]]) -> None:
+    if not tasks:
+        notice("no tasks")
+        return
+    table = Table("ID", "NAME", "STATUS", "WORKER", "EXIT", "CREATED", box=None)
+    table.columns[0].no_wrap = True
+    for t in tasks:
+        table.add_row(
+            *(_cell(t.get(k)) for k in ("task_id", "name", "status", "worker_id", "exit_code")),
+            Text(_when(t.get("created_at"))),
+        )
+    _table(table)
+
+
+_DETAIL_FIELDS = (
+    ("status", "status"), ("reason", "reason"), ("pending_reason", "pending"),
+    ("name", "name"), ("docker_image", "image"), ("command", "command"),
+    ("worker_id", "worker"), ("exit_code", "exit code"), ("attempt", "attempt"),
+    ("cpu_required", "cpu"), ("memory_required", "memory GB"),
+    ("storage_required", "storage GB"), ("gpu_required", "gpu"), ("tag", "tag"),
+    ("k_value", "k"), ("created_at", "created"), ("started_at", "started"),
+    ("finished_at", "finished"),
+)  # fmt: skip
+
+
+def task_detail(task: dict[str, Any]) -> None:
+    _out.print(Text(task["task_id"], style="bold"), soft_wrap=True)
+    for key, label in _DETAIL_FIELDS:
+        value = task.get(key)
+        if key == "pending_reason" and value is None:
+            continue
+        if key == "command" and isinstance(value, list):
+            value = json.dumps(value)
+        _out.print(
+            Text(f"  {label + ':':<12} {'-' if value in (None, '') else value}"), soft_wrap=True
+        )
+    _attempts(task.get("attempts") or [])
+    _events(task.get("events") or [])
+
+
+def _attempts(attempts: list[dict[str, Any]]) -> None:
+    if not attempts:
+        return
+    table = Table("EPOCH", "WORKER", "STATUS", "EXIT", "OOM", "REASON", title="attempts", box=None)
+    for a in attempts:
+        keys = ("epoch", "worker_id", "status", "exit_code", "oom_killed", "reason")
+        table.add_row(*(_cell(a.get(k)) for k in keys))
+    _table(table)
+
+
+def _events(events: list[dict[str, Any]]) -> None:
+    if not events:
+        return
+    table = Table("AT", "FROM", "TO", "EPOCH", "REASON", title="events", box=None)
+    for e in events:
+        table.add_row(
+            Text(_when(e.get("at"))),
+            *(_cell(e.get(k)) for k in ("from_status", "to_status", "epoch", "reason")),
+        )
+    _table(table)
+
+
+def files_table(listing: dict[str, Any]) -> None:
+    files = listing.get("files") or []
+    if not files:
+        notice(f"no files for {listing.get('task_id', 'this task')}")
+        return
+    table = Table("PATH", "SIZE", "SHA256", box=None)
+    table.columns[2].no_wrap = True
+    for f in files:
+        table.add_row(Text(str(f["path"])), Text(str(f["size"])), Text(str(f["sha256"])))
+    _table(table)
+    notice(f"{len(files)} file(s), {listing.get('total_size', 0)} bytes")
+
+
+def downloaded(path: str, size: int) -> None:
+    _out.print(Text(f"wrote {path} ({size} bytes, sha256 verified)"), soft_wrap=True)

@@ -1,0 +1,197 @@
+"""A small HTTP client for the master's REST API, and the CLI's stored credentials.
+
+It only speaks HTTP: nothing here imports the master, the worker or the store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+CREDENTIALS_FILE = "credentials.json"
+FINAL = ("completed", "failed", "cancelled")
+_CHUNK = 1024 * 1024
+
+
+class CliError(Exception):
+    """A problem the CLI reports as one line and exit status 1."""
+
+
+class ApiError(CliError):
+    """The master answered with an error, or could not be reached (status 0)."""
+
+    def __init__(self, status: int, error: str, detail: str, hint: str = "") -> None:
+        self.status = status
+        self.error = error
+        self.detail = detail
+        text = detail if status == 0 else f"{detail} ({status} {error})"
+        super().__init__(f"{text}; {hint}" if hint else text)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    url: str
+    access_token: str
+
+
+def config_dir() -> Path:
+    configured = os.environ.get("CLOUDAI_CONFIG_DIR")
+    return Path(configured) if configured else Path.home() / ".config" / "cloudai"
+
+
+def save_credentials(credentials: Credentials) -> Path:
+    """Write credentials.json with mode 0600 in a 0700 directory; returns its path."""
+    directory = config_dir()
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True)
+        directory.chmod(0o700)  # mkdir's mode is masked by the umask
+    path = directory / CREDENTIALS_FILE
+    temp = directory / f".{CREDENTIALS_FILE}.{os.getpid()}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(
+            fd,
+            json.dumps({"url": credentials.url, "access_token": credentials.access_token}).encode(),
+        )
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    return path
+
+
+def load_credentials() -> Credentials:
+    """The stored credentials; `CLOUDAI_URL` overrides the stored URL."""
+    path = config_dir() / CREDENTIALS_FILE
+    try:
+        stored = json.loads(path.read_text())
+        url, token = str(stored["url"]), str(stored["access_token"])
+    except FileNotFoundError:
+        raise CliError(f"not logged in (no {path}); run `cloudai login` first") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"cannot read {path} ({exc}); run `cloudai login` first") from None
+    return Credentials(os.environ.get("CLOUDAI_URL") or url, token)
+
+
+class Client:
+    """One method per REST endpoint; each returns the decoded JSON body or raises ApiError."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._hint_401 = "run `cloudai login` again" if token else ""
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._http.close()
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        return self._call("POST", "/api/auth/login", json={"email": email, "password": password})
+
+    def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/api/tasks", json=body)
+
+    def list_tasks(self, status: str | None = None, limit: int = 100) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        return self._call("GET", "/api/tasks", params=params)
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        return self._call("GET", _task(task_id))
+
+    def wait(
+        self, task_id: str, until: tuple[str, ...] = FINAL, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        params = {"until": ",".join(until), "timeout": timeout}
+        return self._call("GET", _task(task_id, "/wait"), params=params, timeout=timeout + 30)
+
+    def logs(self, task_id: str, offset: int = 0) -> dict[str, Any]:
+        return self._call("GET", _task(task_id, "/logs"), params={"offset": offset})
+
+    def cancel(self, task_id: str) -> dict[str, Any]:
+        return self._call("DELETE", _task(task_id))
+
+    def files(self, task_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/files/{_id(task_id)}")
+
+    def download(self, task_id: str, path: str, sink: BinaryIO) -> str:
+        """Stream the file into `sink`; returns the sha256 of the bytes written."""
+        digest = hashlib.sha256()
+        with self._transport():
+            url = f"/api/files/{_id(task_id)}/download/{quote(path)}"
+            with self._http.stream("GET", url) as response:
+                if response.is_error:
+                    response.read()
+                    raise _api_error(response, self._hint_401)
+                for chunk in response.iter_bytes(_CHUNK):
+                    digest.update(chunk)
+                    sink.write(chunk)
+        return digest.hexdigest()
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        with self._transport():
+            response = self._http.request(method, url, **kwargs)
+        if response.is_error:
+            raise _api_error(response, self._hint_401)
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:
+            raise ApiError(
+                response.status_code, "bad_response", "the master answered non-JSON"
+            ) from None
+        return body
+
+    def _transport(self) -> _TransportErrors:
+        return _TransportErrors(self.url)
+
+
+class _TransportErrors:
+    """Turns connection failures into ApiError(0, ...) naming the master's URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, httpx.ConnectError):
+            raise ApiError(0, "unreachable", f"cannot reach the master at {self.url}") from exc
+        if isinstance(exc, httpx.TransportError):
+            detail = f"cannot reach the master at {self.url}: {exc or type(exc).__name__}"
+            raise ApiError(0, "unreachable", detail) from exc
+
+
+def _id(task_id: str) -> str:
+    return quote(task_id, safe="")
+
+
+def _task(task_id: str, suffix: str = "") -> str:
+    return f"/api/tasks/{_id(task_id)}{suffix}"
+
+
+def _api_error(response: httpx.Response, hint_401: str) -> ApiError:
+    status = response.status_code
+    hint = hint_401 if status == 401 else ""
+    try:
+        body = response.json()
+        return ApiError(status, str(body["error"]), str(body["detail"]), hint)
+    except (ValueError, KeyError, TypeError):
+        text = response.text.strip()[:200] or response.reason_phrase
+        return ApiError(status, "http_error", text, hint)

@@ -1,0 +1,340 @@
+"""User-facing verbs: log in, submit and follow tasks, fetch their files. Each command
+decodes its arguments, calls the master over HTTP through `Client`, and renders."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand, TyperOption
+
+from cloudai.cli import render
+from cloudai.cli.client import (
+    DEFAULT_URL,
+    FINAL,
+    Client,
+    CliError,
+    Credentials,
+    load_credentials,
+    save_credentials,
+)
+
+_FOLLOW_TICK_S = 0.5  # longest wait for new log bytes while a task runs
+_START_WAIT_S = 30.0  # longest single wait for a queued task to start
+_FINAL_WAIT_S = 60.0  # longest single wait for a task to end
+_TAIL_POLLS = 40  # after the task ended, how often to look for its log's last bytes
+_TAIL_POLL_S = 0.25
+_INTERRUPTED = 130
+
+Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
+TaskId = Annotated[str, typer.Argument(metavar="TASK_ID", show_default=False)]
+
+
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """CLI and API errors become one line on stderr and exit status 1."""
+    try:
+        yield
+    except (CliError, OSError) as exc:
+        render.fail(str(exc))
+        raise typer.Exit(1) from exc
+
+
+@contextlib.contextmanager
+def _session() -> Iterator[Client]:
+    """A client for the stored credentials (`CLOUDAI_URL` overrides the stored URL)."""
+    with _reported():
+        credentials = load_credentials()
+        with Client(credentials.url, credentials.access_token) as client:
+            yield client
+
+
+def login(
+    email: Annotated[str, typer.Option("--email", envvar="CLOUDAI_EMAIL", show_default=False)],
+    password: Annotated[
+        str,
+        typer.Option(
+            "--password",
+            envvar="CLOUDAI_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            help="Prompted for, unechoed, when not given.",
+        ),
+    ],
+    url: Annotated[str, typer.Option("--url", envvar="CLOUDAI_URL")] = DEFAULT_URL,
+) -> None:
+    """Log in to a master and keep the token for the other commands."""
+    with _reported(), Client(url) as client:
+        answer = client.login(email, password)
+        path = save_credentials(Credentials(client.url, str(answer["access_token"])))
+    render.logged_in(client.url, answer.get("user") or {}, str(path))
+
+
+class TaskCommand(TyperCommand):
+    """Options may come before or after IMAGE, but the first word after IMAGE starts the
+    task's command: its own flags (`sh -c …`) are never taken for ours. `--` also works."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        valued = {
+            name
+            for p in self.params
+            if isinstance(p, TyperOption) and not p.is_flag and not p.count
+            for name in (*p.opts, *p.secondary_opts)
+        }
+        return super().parse_args(ctx, _mark_command(args, valued))
+
+
+def _mark_command(args: list[str], valued: set[str]) -> list[str]:
+    """Insert `--` before the second positional word (the command after IMAGE)."""
+    positional = 0
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return args
+        if word.startswith("-") and word != "-":
+            i += 2 if word in valued else 1  # a valued option's value follows it
+            continue
+        positional += 1
+        if positional == 2:
+            return [*args[:i], "--", *args[i:]]
+        i += 1
+    return args
+
+
+Image = Annotated[str, typer.Argument(metavar="IMAGE", show_default=False)]
+Command = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="COMMAND", help="Run as argv; without it, the image's default."),
+]
+Shell = Annotated[
+    str | None, typer.Option("--shell", "-c", help="A string run with /bin/sh -c instead.")
+]
+Cpu = Annotated[float | None, typer.Option("--cpu", help="Cores (default 1).")]
+Memory = Annotated[float | None, typer.Option("--memory", help="GB (default 0.5).")]
+Storage = Annotated[float | None, typer.Option("--storage", help="GB (default 1).")]
+Gpu = Annotated[int | None, typer.Option("--gpu", help="Whole GPUs (default 0).")]
+Tag = Annotated[str | None, typer.Option("--tag", help="Task type.")]
+K = Annotated[float | None, typer.Option("--k", help="SLA multiplier, 1.5-2.5 (default 2).")]
+Name = Annotated[str | None, typer.Option("--name", help="Default: the image.")]
+Wait = Annotated[bool, typer.Option("--wait", help="Block until it ends; exit with its code.")]
+
+
+def task(
+    image: Image, command: Command = None, shell: Shell = None, cpu: Cpu = None,
+    memory: Memory = None, storage: Storage = None, gpu: Gpu = None, tag: Tag = None,
+    k: K = None, name: Name = None, wait: Wait = False,
+) -> None:  # fmt: skip
+    """Submit a task: IMAGE [COMMAND...]; prints its id. With --wait, exits like `docker run`."""
+    if shell is not None and command:
+        raise typer.BadParameter("give either --shell or a COMMAND, not both")
+    body: dict[str, Any] = {"docker_image": image}
+    if shell is not None or command:
+        body["command"] = shell if shell is not None else list(command or [])
+    given = {"cpu_required": cpu, "memory_required": memory, "storage_required": storage,
+             "gpu_required": gpu, "tag": tag, "k_value": k, "name": name}  # fmt: skip
+    body.update({key: value for key, value in given.items() if value is not None})
+    with _session() as client:
+        task_id = str(client.submit(body)["task_id"])
+        render.task_submitted(task_id)
+        if not wait:
+            return
+        final = _until_final(client, task_id)
+    render.task_outcome(final)
+    raise typer.Exit(_exit_code(final))
+
+
+def _until_final(client: Client, task_id: str) -> dict[str, Any]:
+    try:
+        while True:
+            current = client.wait(task_id, FINAL, _FINAL_WAIT_S)
+            if current["status"] in FINAL:
+                return current
+    except KeyboardInterrupt:
+        render.notice(f"stopped waiting; {task_id} goes on (`cloudai cancel {task_id}` stops it)")
+        raise typer.Exit(_INTERRUPTED) from None
+
+
+def _exit_code(task: dict[str, Any]) -> int:
+    """Like `docker run`: 0, the task's own exit code, 1 without one, 130 when cancelled."""
+    if task["status"] == "completed":
+        return 0
+    if task["status"] == "cancelled":
+        return _INTERRUPTED
+    code = task.get("exit_code")
+    return code if isinstance(code, int) and code > 0 else 1
+
+
+def list_tasks(
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    as_json: Json = False,
+) -> None:
+    """List your tasks, newest first."""
+    with _session() as client:
+        answer = client.list_tasks(status, limit)
+    if as_json:
+        render.json_doc(answer)
+    else:
+        render.tasks_table(answer["tasks"])
+
+
+def status(task_id: TaskId, as_json: Json = False) -> None:
+    """Show a task: status, why it waits, its attempts and events."""
+    with _session() as client:
+        detail = client.task(task_id)
+    if as_json:
+        render.json_doc(detail)
+    else:
+        render.task_detail(detail)
+
+
+def logs(
+    task_id: TaskId,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the task has ended.")
+    ] = False,
+) -> None:
+    """Print a task's log (stdout and stderr of its current attempt)."""
+    with _session() as client:
+        try:
+            _print_log(client, task_id, follow)
+        except KeyboardInterrupt:
+            raise typer.Exit(_INTERRUPTED) from None
+
+
+def _print_log(client: Client, task_id: str, follow: bool) -> None:
+    """Read from `next_offset` on, so no byte is printed twice or skipped."""
+    offset, tail_polls = 0, 0
+    while True:
+        piece = client.logs(task_id, offset)
+        if piece["logs"]:
+            render.raw(piece["logs"])
+        moved = piece["next_offset"] > offset
+        offset = piece["next_offset"]
+        if piece["complete"] or (not follow and not moved):
+            return
+        if moved:
+            tail_polls = 0
+        elif piece["status"] not in FINAL:
+            _await_bytes(client, task_id, piece["status"])
+        elif tail_polls < _TAIL_POLLS:
+            tail_polls += 1  # ended; its last bytes are still on their way to the master
+            time.sleep(_TAIL_POLL_S)
+        else:
+            render.notice(f"{task_id} has ended but its log is not complete yet")
+            return
+
+
+def _await_bytes(client: Client, task_id: str, status: str) -> None:
+    """Block on /wait instead of polling: until a queued task starts, or briefly while it
+    runs (woken at once when it ends)."""
+    if status == "running":
+        client.wait(task_id, FINAL, _FOLLOW_TICK_S)
+    else:
+        client.wait(task_id, ("running", *FINAL), _START_WAIT_S)
+
+
+def cancel(task_id: TaskId) -> None:
+    """Cancel a queued, assigned or running task."""
+    with _session() as client:
+        answer = client.cancel(task_id)
+    render.task_cancelled(answer)
+
+
+def task_files(task_id: TaskId, as_json: Json = False) -> None:
+    """List the files a task left under /output."""
+    with _session() as client:
+        listing = client.files(task_id)
+    if as_json:
+        render.json_doc(listing)
+    else:
+        render.files_table(listing)
+
+
+def download(
+    task_id: TaskId,
+    path: Annotated[
+        str, typer.Argument(metavar="PATH", help="As listed by task-files.", show_default=False)
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File or directory (default: PATH's base name here)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Download one output file of a task; its sha256 is checked against the listing."""
+    target = _target(path, out)
+    with _session() as client:
+        if target.exists() and not force:
+            raise CliError(f"{target} already exists; pass --force to overwrite it")
+        listing = client.files(task_id)
+        meta = next((f for f in listing["files"] if f["path"] == path), None)
+        if meta is None:
+            raise CliError(
+                f"no file {path!r} in task {task_id} (see `cloudai task-files {task_id}`)"
+            )
+        _fetch(client, task_id, meta, target, force)
+    render.downloaded(str(target.absolute()), int(meta["size"]))
+
+
+def _target(path: str, out: Path | None) -> Path:
+    base = path.rstrip("/").rsplit("/", 1)[-1]
+    if out is None:
+        return Path.cwd() / base
+    return out / base if out.is_dir() else out
+
+
+def _fetch(client: Client, task_id: str, meta: dict[str, Any], target: Path, force: bool) -> None:
+    """Download into a temporary file beside `target`, check it, then move it in place:
+    a failed or corrupt download never leaves a partial file under the target's name."""
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            digest = client.download(task_id, str(meta["path"]), sink)
+        if digest != meta["sha256"]:
+            raise CliError(
+                f"sha256 mismatch for {meta['path']}: got {digest}, listed {meta['sha256']}"
+            )
+        temp.chmod(0o666 & ~_umask())  # as a plain new file would be; mkstemp made it 0600
+        if not force:
+            _claim(target)
+        temp.replace(target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _claim(target: Path) -> None:
+    """Create `target` only if it does not exist (it may have appeared meanwhile)."""
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        raise CliError(f"{target} already exists; pass --force to overwrite it") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the task verbs to the `cloudai` command."""
+    app.command("login")(login)
+    app.command("task", cls=TaskCommand)(task)
+    app.command("list-tasks")(list_tasks)
+    app.command("status")(status)
+    app.command("logs")(logs)
+    app.command("cancel")(cancel)
+    app.command("task-files")(task_files)
+    app.command("download")(download)

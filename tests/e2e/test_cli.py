@@ -1,0 +1,215 @@
+"""The user-facing `cloudai` verbs as real processes, against a real `cloudai up` cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cluster import Cluster, free_port, start_up
+
+pytestmark = pytest.mark.docker
+
+IMAGE = "cloudai-test:latest"
+USER = "clia"
+FAILING = "echo hi; echo x > /output/a.txt; exit 4"
+
+
+@dataclass
+class Cli:
+    config_dir: Path
+    url: str
+
+    def env(self, url: str | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDAI_")}
+        return env | {"CLOUDAI_CONFIG_DIR": str(self.config_dir), "CLOUDAI_URL": url or self.url}
+
+    def __call__(self, *args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "cloudai", *args]
+        return subprocess.run(
+            command, env=self.env(url), capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "cloudai", *args]
+        return subprocess.Popen(
+            command, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    running = start_up(tmp_path_factory.mktemp("up"), "--workers", "1", "--executor", "docker")
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def cli(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    cluster.user(USER).close()  # registers the account over HTTP
+    runner = Cli(tmp_path_factory.mktemp("home") / "config" / "cloudai", cluster.base_url)
+    email, password = f"{USER}@example.test", f"{USER}-password"
+    result = runner("login", "--email", email, "--password", password)
+    assert result.returncode == 0, result.stderr
+    assert email in result.stdout
+    return runner
+
+
+@pytest.fixture(scope="module")
+def failed(cli: Cli) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """A task that prints, writes /output/a.txt and exits 4, run with --wait."""
+    result = cli("task", IMAGE, "--wait", "--", "sh", "-c", FAILING)
+    task_id = result.stdout.split()[0]
+    assert task_id.startswith("task-"), result.stdout + result.stderr
+    return task_id, result
+
+
+def test_credentials_are_private(cli: Cli) -> None:
+    path = cli.config_dir / "credentials.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cli.config_dir.stat().st_mode) == 0o700
+    stored = json.loads(path.read_text())
+    assert stored["url"] == cli.url and stored["access_token"]
+
+
+def test_verbs_without_login_say_so(cli: Cli, tmp_path: Path) -> None:
+    stranger = Cli(tmp_path / "nobody", cli.url)
+    result = stranger("list-tasks")
+    assert result.returncode == 1
+    assert "run `cloudai login` first" in result.stderr
+    assert result.stdout == ""
+
+
+def test_wrong_password_is_one_clear_line(cli: Cli, tmp_path: Path) -> None:
+    result = Cli(tmp_path, cli.url)("login", "--email", f"{USER}@example.test", "--password", "no")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid email or password (401 unauthorized)"
+    ]
+    assert not (tmp_path / "credentials.json").exists()
+
+
+def test_wait_exits_with_the_task_exit_code(
+    failed: tuple[str, subprocess.CompletedProcess[str]],
+) -> None:
+    task_id, result = failed
+    assert result.returncode == 4, result.stderr
+    assert f"{task_id} failed: exit code 4" in result.stdout
+
+
+def test_logs_print_the_task_output(
+    cli: Cli, failed: tuple[str, subprocess.CompletedProcess[str]]
+) -> None:
+    result = cli("logs", failed[0])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hi\n"
+
+
+def test_files_are_listed_and_downloaded_once(
+    cli: Cli, failed: tuple[str, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    task_id = failed[0]
+    listing = cli("task-files", task_id)
+    assert listing.returncode == 0, listing.stderr
+    assert "a.txt" in listing.stdout
+    assert json.loads(cli("task-files", task_id, "--json").stdout)["files"][0]["path"] == "a.txt"
+
+    out = tmp_path / "copy.txt"
+    first = cli("download", task_id, "a.txt", "-o", str(out))
+    assert first.returncode == 0, first.stderr
+    assert out.read_bytes() == b"x\n"
+    assert str(out) in first.stdout
+
+    again = cli("download", task_id, "a.txt", "-o", str(out))
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and "--force" in again.stderr
+    forced = cli("download", task_id, "a.txt", "-o", str(out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_bytes() == b"x\n"
+
+    missing = cli("download", task_id, "nothere.txt", "-o", str(tmp_path / "n"))
+    assert missing.returncode == 1 and "no file 'nothere.txt'" in missing.stderr
+    assert not (tmp_path / "n").exists()
+
+
+def test_list_tasks(cli: Cli, failed: tuple[str, subprocess.CompletedProcess[str]]) -> None:
+    listed = json.loads(cli("list-tasks", "--json").stdout)
+    assert failed[0] in [t["task_id"] for t in listed["tasks"]]
+    table = cli("list-tasks", "--status", "failed")
+    assert table.returncode == 0, table.stderr
+    assert failed[0] in table.stdout
+    bad = cli("list-tasks", "--status", "bogus")
+    assert bad.returncode == 1 and "422 invalid_request" in bad.stderr
+
+
+def test_status_explains_a_queued_task_and_cancel_ends_it(cli: Cli) -> None:
+    submitted = cli("task", IMAGE, "--cpu", "512", "--", "echo", "never")
+    assert submitted.returncode == 0, submitted.stderr
+    huge = submitted.stdout.strip()
+    # A smaller task submitted afterwards runs: the dispatcher has planned past the huge one.
+    small = cli("task", IMAGE, "--wait", "-c", "echo small")
+    assert small.returncode == 0, small.stdout + small.stderr
+
+    status = cli("status", huge)
+    assert status.returncode == 0, status.stderr
+    assert "queued" in status.stdout
+    assert "no registered worker has enough cpu" in status.stdout
+    assert json.loads(cli("status", huge, "--json").stdout)["pending_reason"]
+
+    cancelled = cli("cancel", huge)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert f"{huge} cancelled" in cancelled.stdout
+    assert json.loads(cli("status", huge, "--json").stdout)["status"] == "cancelled"
+    again = cli("cancel", huge)
+    assert again.returncode == 1 and "409 conflict" in again.stderr
+
+
+def test_cancel_ends_wait_with_130_and_ends_a_follow(cli: Cli) -> None:
+    waiter = cli.start("task", IMAGE, "--wait", "--cpu", "512", "--", "echo", "never")
+    assert waiter.stdout is not None
+    task_id = waiter.stdout.readline().strip()  # printed (and flushed) before waiting
+    assert task_id.startswith("task-")
+    follower = cli.start("logs", "--follow", task_id)
+    assert cli("cancel", task_id).returncode == 0
+
+    out, err = waiter.communicate(timeout=120)
+    assert waiter.returncode == 130, err
+    assert f"{task_id} cancelled" in out
+    out, err = follower.communicate(timeout=120)
+    assert follower.returncode == 0, err
+    assert out == ""
+
+
+def test_follow_prints_every_line_once_and_returns(cli: Cli) -> None:
+    submitted = cli("task", IMAGE, "sh", "-c", "echo one; sleep 1; echo two")
+    assert submitted.returncode == 0, submitted.stderr
+    followed = cli("logs", "-f", submitted.stdout.strip())
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout == "one\ntwo\n"
+
+
+def test_api_and_connection_errors_are_one_line(cli: Cli) -> None:
+    missing = cli("status", "task-nope")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        "error: task task-nope not found (404 not_found)"
+    ]
+    url = f"http://127.0.0.1:{free_port()}"
+    unreachable = cli("list-tasks", url=url)
+    assert unreachable.returncode == 1
+    assert f"cannot reach the master at {url}" in unreachable.stderr
+
+
+def test_usage_errors_exit_2(cli: Cli) -> None:
+    both = cli("task", IMAGE, "-c", "echo a", "--", "echo", "b")
+    assert both.returncode == 2
+    assert "not both" in both.stderr
