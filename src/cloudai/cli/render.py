@@ -23,15 +23,17 @@ def out(message: str) -> None:
 
 
 def info(message: str) -> None:
-    _err.print(message)
+    """A progress note on stderr, printed literally."""
+    _err.print(Text(message), soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    _err.print(f"[bold yellow]warning:[/] {message}")
+    _err.print(f"[bold yellow]warning:[/] {escape(message)}")
 
 
 def error(message: str) -> None:
-    _err.print(f"[bold red]error:[/] {message}")
+    """One line on stderr, however long; the message is printed literally."""
+    _err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def up_banner(master: MasterApp, worker_ids: list[str], executor: str) -> None:
@@ -74,15 +76,6 @@ def master_banner(master: MasterApp) -> None:
 
 # --- user-facing task verbs (cloudai login, task, list-tasks, status, logs, …) ----------
 # Values from the API are user data: they are printed as Text, never parsed as markup.
-
-
-def fail(message: str) -> None:
-    """One line on stderr, however long; the message is printed literally."""
-    _err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-
-
-def notice(message: str) -> None:
-    _err.print(Text(message), soft_wrap=True)
 
 
 def raw(text: str) -> None:
@@ -135,7 +128,7 @@ def _cell(value: Any) -> Text:
 
 def tasks_table(tasks: list[dict[str, Any]]) -> None:
     if not tasks:
-        notice("no tasks")
+        info("no tasks")
         return
     table = Table("ID", "NAME", "STATUS", "WORKER", "EXIT", "CREATED", box=None)
     table.columns[0].no_wrap = True
@@ -198,14 +191,14 @@ def _events(events: list[dict[str, Any]]) -> None:
 def files_table(listing: dict[str, Any]) -> None:
     files = listing.get("files") or []
     if not files:
-        notice(f"no files for {listing.get('task_id', 'this task')}")
+        info(f"no files for {listing.get('task_id', 'this task')}")
         return
     table = Table("PATH", "SIZE", "SHA256", box=None)
     table.columns[2].no_wrap = True
     for f in files:
         table.add_row(Text(str(f["path"])), Text(str(f["size"])), Text(str(f["sha256"])))
     _table(table)
-    notice(f"{len(files)} file(s), {listing.get('total_size', 0)} bytes")
+    info(f"{len(files)} file(s), {listing.get('total_size', 0)} bytes")
 
 
 def downloaded(path: str, size: int) -> None:

@@ -42,7 +42,7 @@ def _reported() -> Iterator[None]:
     try:
         yield
     except (CliError, OSError) as exc:
-        render.fail(str(exc))
+        render.error(str(exc))
         raise typer.Exit(1) from exc
 
 
@@ -157,7 +157,7 @@ def _until_final(client: Client, task_id: str) -> dict[str, Any]:
             if current["status"] in FINAL:
                 return current
     except KeyboardInterrupt:
-        render.notice(f"stopped waiting; {task_id} goes on (`cloudai cancel {task_id}` stops it)")
+        render.info(f"stopped waiting; {task_id} goes on (`cloudai cancel {task_id}` stops it)")
         raise typer.Exit(_INTERRUPTED) from None
 
 
@@ -231,7 +231,7 @@ def _print_log(client: Client, task_id: str, follow: bool) -> None:
             tail_polls += 1  # ended; its last bytes are still on their way to the master
             time.sleep(_TAIL_POLL_S)
         else:
-            render.notice(f"{task_id} has ended but its log is not complete yet")
+            render.info(f"{task_id} has ended but its log is not complete yet")
             return
 
 

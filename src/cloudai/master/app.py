@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import uvicorn
+from pydantic import SecretStr
 
 from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.api.app import create_app
@@ -50,8 +51,8 @@ class MasterSecrets:
 
 
 def master_secrets(settings: MasterSettings) -> MasterSecrets:
-    def given(value: object) -> str | None:
-        return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]
+    def given(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
 
     secret_dir = settings.data_dir / "secrets"
     return MasterSecrets(
