@@ -69,6 +69,10 @@ class Lifecycle:
         return await self._writer.change(task_id, decide)
 
     async def finished(self, report: AttemptReport) -> Task | None:
+        if report.exit_code is not None:
+            # It ran, even if the report overtook the start being recorded: keep the
+            # history true (assigned -> running -> final). A no-op when already running.
+            await self.started(report.task_id, report.epoch, report.worker_id)
         now = self._clock.now()
 
         def decide(task: Task) -> Change | None:

@@ -13,8 +13,8 @@ from cloudai.domain.errors import Conflict, NotFound
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import AttemptReport, AttemptStatus, Task, TaskSpec, TaskStatus
 from cloudai.domain.users import Role, User
-from cloudai.domain.workers import Usage
-from cloudai.master.core import CoreOptions, build_core
+from cloudai.domain.workers import Usage, Worker
+from cloudai.master.core import CoreOptions, MasterCore, build_core
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.gateway import FakeWorkerGateway
 from cloudai.master.lifecycle import Lifecycle
@@ -238,3 +238,29 @@ async def test_cancelling_a_running_task_keeps_the_attempts_start(master: Master
     assert attempt.status is AttemptStatus.CANCELLED
     assert attempt.started_at is not None and attempt.finished_at is not None
     assert (attempt.finished_at - attempt.started_at).total_seconds() == 2
+
+
+async def test_a_report_that_overtakes_the_start_still_records_running(tmp_path: Path) -> None:
+    """A fast task's completion report can arrive while AssignTask is still returning."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'race.sqlite'}")
+    core_box: list[MasterCore] = []
+
+    class ReportingGateway(FakeWorkerGateway):
+        async def assign(self, worker: Worker, task: Task) -> None:
+            await super().assign(worker, task)
+            outcome = AttemptReport(
+                task.task_id, task.epoch, worker.worker_id, TaskStatus.COMPLETED, 0, "", False, 0
+            )
+            await core_box[0].lifecycle.finished(outcome)
+
+    core = build_core(store, FakeClock(), ReportingGateway(), CoreOptions(tmp_path, "k" * 32))
+    core_box.append(core)
+    user = User("u-1", "u@x.test", "u", "h", Role.USER, core.clock.now())
+    await core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task = await core.tasks.submit(user, TaskSpec("img", "true", SMALL))
+    await core.dispatcher.schedule_once()
+    events = await core.tasks.events(user, task.task_id)
+    assert [e.to_status for e in events] == [
+        TaskStatus.QUEUED, TaskStatus.ASSIGNED, TaskStatus.RUNNING, TaskStatus.COMPLETED,
+    ]  # fmt: skip
+    await store.close()
