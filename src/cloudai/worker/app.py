@@ -138,7 +138,7 @@ class WorkerApp:
                 logger.exception("heartbeat failed unexpectedly")
                 continue
             for item in ack.cancel:
-                await self._runner.cancel(item.task_id, item.epoch, self.settings.stop_grace_s)
+                self._runner.cancel(item.task_id, item.epoch, self.settings.stop_grace_s)
 
     async def _beat(self, sampler: UsageSampler) -> pb.HeartbeatAck:
         assert self._link is not None and self._runner is not None

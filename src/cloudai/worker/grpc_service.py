@@ -40,10 +40,10 @@ class WorkerService(WorkerSide):
     async def CancelTask(self, request: pb.TaskID, context: Context) -> pb.TaskAck:
         try:
             self._check(context)
-            stopped = await self._runner.cancel(request.task_id, request.epoch, self._grace_s)
+            stopping = self._runner.cancel(request.task_id, request.epoch, self._grace_s)
         except CloudAIError as exc:
             await abort_with(context, exc)
-        return pb.TaskAck(success=True, message="stopped" if stopped else "not running")
+        return pb.TaskAck(success=True, message="stopping" if stopping else "not running")
 
     async def MasterRegister(self, request: pb.MasterInfo, context: Context) -> pb.RegisterAck:
         # Workers join a master with --master and --token; nobody may redirect them.

@@ -65,6 +65,7 @@ class Runner:
         self._link = link
         self._attempts_dir = data_dir / "attempts"
         self._runs: dict[tuple[str, int], AttemptRun] = {}
+        self._stopping: set[asyncio.Task[bool]] = set()
 
     def listed(self) -> list[tuple[str, int]]:
         return list(self._runs)
@@ -90,11 +91,17 @@ class Runner:
         self._runs[key] = run
         run.task = asyncio.create_task(self._drive(run), name=f"attempt-{key}")
 
-    async def cancel(self, task_id: str, epoch: int, grace_s: float) -> bool:
+    def cancel(self, task_id: str, epoch: int, grace_s: float) -> bool:
+        """Begin stopping an attempt (SIGTERM, grace, SIGKILL) without waiting for it:
+        the caller's RPC must not hang on a task that ignores SIGTERM. True if known."""
         run = self.find(task_id, epoch)
-        if run is None:
+        if run is None or run.done.is_set():
             return False
-        return await self._executor.stop(run.spec.task_id, run.spec.epoch, grace_s)
+        stop = self._executor.stop(run.spec.task_id, run.spec.epoch, grace_s)
+        stopping = asyncio.create_task(stop, name=f"stop-{task_id}-{epoch}")
+        self._stopping.add(stopping)
+        stopping.add_done_callback(self._stopping.discard)
+        return True
 
     async def _drive(self, run: AttemptRun) -> None:
         try:
@@ -194,9 +201,13 @@ class Runner:
                 )
 
     async def close(self, grace_s: float) -> None:
-        """Stop every attempt (shutdown): containers do not outlive their worker."""
-        for run in list(self._runs.values()):
-            await self._executor.stop(run.spec.task_id, run.spec.epoch, grace_s)
+        """Stop every attempt (shutdown): containers do not outlive their worker. The
+        master learns of them when this worker joins again, or declares them lost."""
+        runs = list(self._runs.values())
+        await asyncio.gather(
+            *(self._executor.stop(r.spec.task_id, r.spec.epoch, grace_s) for r in runs),
+            *self._stopping,
+        )
         tasks = [run.task for run in self._runs.values() if run.task]
         for task in tasks:
             task.cancel()

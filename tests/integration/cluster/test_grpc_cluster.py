@@ -66,7 +66,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(tmp_path: Path, **master_settings: Any) -> AsyncIterator[Cluster]:
+async def running_cluster(
+    tmp_path: Path, executor: FakeExecutor | None = None, **master_settings: Any
+) -> AsyncIterator[Cluster]:
     master = MasterApp(
         MasterSettings(
             data_dir=tmp_path / "master", http_port=0, grpc_port=0,
@@ -75,7 +77,7 @@ async def running_cluster(tmp_path: Path, **master_settings: Any) -> AsyncIterat
         )
     )  # fmt: skip
     await master.start()
-    executor = FakeExecutor(script)
+    executor = executor or FakeExecutor(script)
     worker = WorkerApp(
         WorkerSettings(
             master=f"127.0.0.1:{master.grpc_port}", token=SecretStr(master.secrets.join_token),
@@ -239,3 +241,29 @@ async def test_master_restart_is_a_non_event_for_running_work(tmp_path: Path) ->
             cluster.executor.finish(running, 1)
             task = await cluster.wait(running, "completed")
             assert task["attempt"] == 1  # the same attempt finished: nothing was re-run
+
+
+class StubbornExecutor(FakeExecutor):
+    """A task that ignores SIGTERM: stop() takes as long as the grace period."""
+
+    def __init__(self) -> None:
+        super().__init__(script)
+        self.grace_over = asyncio.Event()
+
+    async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:
+        await self.grace_over.wait()
+        return await super().stop(task_id, epoch, grace_s)
+
+
+async def test_cancel_answers_at_once_even_if_the_task_ignores_sigterm(tmp_path: Path) -> None:
+    stubborn = StubbornExecutor()
+    # The grace period only ends after the DELETE has answered: were the cancel to wait
+    # for the stop, it would never answer (the RPC deadline is pushed far out).
+    async with running_cluster(tmp_path, executor=stubborn, assign_timeout_s=600) as cluster:
+        task_id = await cluster.submit("block")
+        await cluster.wait(task_id, "running")
+        await stubborn.wait_started(task_id, 1)
+        response = await cluster.http.delete(f"/api/tasks/{task_id}")
+        assert response.json()["status"] == "cancelled"
+        assert await stubborn.running() == [(task_id, 1)]  # still in its grace period
+        stubborn.grace_over.set()
