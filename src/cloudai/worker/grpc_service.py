@@ -11,7 +11,7 @@ from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized
 from cloudai.rpc.credentials import CREDENTIAL_HEADER, same_secret
 from cloudai.rpc.errors import abort_with
 from cloudai.rpc.servicers import Context, WorkerSide
-from cloudai.worker.runner import AttemptRun, Runner
+from cloudai.worker.runner import AttemptRun, Runner, read_at
 
 _LOG_CHUNK = 64 * 1024
 _FOLLOW_POLL_S = 0.2
@@ -67,25 +67,24 @@ async def _log_chunks(run: AttemptRun, offset: int, follow: bool) -> AsyncIterat
     """Bytes from `offset`; with follow, keep going until the attempt ends, then
     finish with a chunk that carries the final status and exit code."""
     task_id = run.spec.task_id
-    handle = await asyncio.to_thread(run.spec.log_path.open, "rb")
-    try:
-        handle.seek(max(offset, 0))
-        while True:
-            finished = run.done.is_set()  # read before draining: no byte is missed
-            data = await asyncio.to_thread(handle.read, _LOG_CHUNK)
-            if data:
-                content = data.decode("utf-8", errors="replace")
-                yield pb.LogChunk(task_id=task_id, content=content, data=data, offset=offset)
-                offset += len(data)
-                continue
-            if finished:
-                yield _final_chunk(run, offset)
-                return
-            if not follow:
-                return
-            await asyncio.sleep(_FOLLOW_POLL_S)  # the executor writes from another thread
-    finally:
-        handle.close()
+    offset = max(offset, 0)
+    while True:
+        finished = run.done.is_set()  # read before draining: no byte is missed
+        try:
+            data = await asyncio.to_thread(read_at, run.spec.log_path, offset, _LOG_CHUNK)
+        except FileNotFoundError:  # delivered and cleaned up meanwhile: the master has it
+            data, finished = b"", True
+        if data:
+            content = data.decode("utf-8", errors="replace")
+            yield pb.LogChunk(task_id=task_id, content=content, data=data, offset=offset)
+            offset += len(data)
+            continue
+        if finished:
+            yield _final_chunk(run, offset)
+            return
+        if not follow:
+            return
+        await asyncio.sleep(_FOLLOW_POLL_S)  # the executor writes from another thread
 
 
 def _final_chunk(run: AttemptRun, offset: int) -> pb.LogChunk:

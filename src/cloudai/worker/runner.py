@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -216,20 +215,24 @@ class Runner:
 
 async def _read_chunks(path: Path) -> AsyncIterator[tuple[bool, bytes]]:
     """(is_last, data) pairs read one chunk at a time; an empty file is one empty chunk.
-    The size is fixed when reading starts: the attempt has exited, nothing writes."""
-    handle = await asyncio.to_thread(path.open, "rb")
-    try:
-        size = os.fstat(handle.fileno()).st_size
-        sent = 0
-        while True:
-            data = await asyncio.to_thread(handle.read, CHUNK_SIZE)
-            sent += len(data)
-            last = sent >= size or not data
-            yield last, data
-            if last:
-                return
-    finally:
-        handle.close()
+    The size is fixed when reading starts: the attempt has exited, nothing writes. No
+    file stays open across a yield: an abandoned stream must not leak a descriptor."""
+    size = (await asyncio.to_thread(path.stat)).st_size
+    sent = 0
+    while True:
+        data = await asyncio.to_thread(read_at, path, sent, CHUNK_SIZE)
+        sent += len(data)
+        last = sent >= size or not data
+        yield last, data
+        if last:
+            return
+
+
+def read_at(path: Path, offset: int, size: int) -> bytes:
+    """Up to `size` bytes of `path` from `offset` (blocking: call it in a thread)."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read(size)
 
 
 def _note_skipped(log_path: Path, skipped: list[str]) -> None:
