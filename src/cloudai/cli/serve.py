@@ -13,7 +13,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 from pydantic import SecretStr
 
 from cloudai.cli import render
@@ -21,6 +20,7 @@ from cloudai.config import MasterSettings, WorkerSettings
 from cloudai.master.app import MasterApp
 from cloudai.worker.app import WorkerApp
 from cloudai.worker.executors.docker import docker_available
+from cloudai.worker.telemetry import detect_capacity
 
 
 async def _until_stopped(*fatal: Awaitable[None]) -> None:
@@ -82,9 +82,8 @@ async def _pick_executor() -> str:
 def _local_workers(master: MasterApp, count: int, executor: str) -> list[WorkerSettings]:
     """Split this machine evenly among the local workers, so the cluster never
     promises more than the machine has."""
-    cores = float(psutil.cpu_count() or 1)
-    memory_gb = psutil.virtual_memory().total / 1024**3
     data_dir: Path = master.settings.data_dir / "workers"
+    machine = detect_capacity(data_dir)
     return [
         WorkerSettings(
             master=f"127.0.0.1:{master.grpc_port}",
@@ -94,8 +93,8 @@ def _local_workers(master: MasterApp, count: int, executor: str) -> list[WorkerS
             id=f"local-{index + 1}",
             data_dir=data_dir,
             executor=executor,
-            cpu=round(cores / count, 2),
-            memory_gb=round(memory_gb / count, 2),
+            cpu=round(machine.cpu / count, 2),
+            memory_gb=round(machine.memory_gb / count, 2),
         )
         for index in range(count)
     ]

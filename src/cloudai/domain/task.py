@@ -33,10 +33,11 @@ class TaskStatus(StrEnum):
 
     @property
     def holds_resources(self) -> bool:
-        return self in (TaskStatus.ASSIGNED, TaskStatus.RUNNING)
+        return self in HOLDING
 
 
 TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+HOLDING = frozenset({TaskStatus.ASSIGNED, TaskStatus.RUNNING})  # an attempt holds resources
 
 _S = TaskStatus
 ALLOWED: frozenset[tuple[TaskStatus, TaskStatus]] = frozenset(

@@ -25,7 +25,6 @@ from cloudai.scheduling.planner import Placement, QueuedTask, WorkerSlot, plan_r
 
 logger = logging.getLogger(__name__)
 
-_ACTIVE = (TaskStatus.ASSIGNED, TaskStatus.RUNNING)
 _QUEUE_SCAN_LIMIT = 10_000
 
 
@@ -87,7 +86,7 @@ class Dispatcher:
         """Free capacity is derived from the tasks that hold resources, so a release
         can never happen twice."""
         used: dict[str, Resources] = defaultdict(Resources)
-        for task in await self._store.list_tasks(statuses=_ACTIVE, limit=_QUEUE_SCAN_LIMIT):
+        for task in await self._lifecycle.holding():
             if task.worker_id:
                 used[task.worker_id] = used[task.worker_id] + task.request
         return [

@@ -24,13 +24,9 @@ from cloudai.rpc.credentials import (
     worker_credential,
 )
 from cloudai.rpc.errors import abort_with
-from cloudai.rpc.servicers import Context, MasterSide
+from cloudai.rpc.servicers import Context, MasterSide, metadata
 
 logger = logging.getLogger(__name__)
-
-
-def _metadata(context: Context) -> dict[str, str]:
-    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
 
 class MasterWorkerService(MasterSide):
@@ -53,7 +49,7 @@ class MasterWorkerService(MasterSide):
 
     def _caller(self, context: Context) -> str:
         """The authenticated worker id of this call."""
-        meta = _metadata(context)
+        meta = metadata(context)
         worker_id = meta.get(WORKER_ID_HEADER, "")
         given = meta.get(CREDENTIAL_HEADER, "")
         expected = worker_credential(self._join_token, worker_id)
@@ -63,7 +59,7 @@ class MasterWorkerService(MasterSide):
 
     async def RegisterWorker(self, request: pb.WorkerInfo, context: Context) -> pb.RegisterAck:
         try:
-            token = _metadata(context).get(JOIN_TOKEN_HEADER, "")
+            token = metadata(context).get(JOIN_TOKEN_HEADER, "")
             if not same_secret(token, self._join_token):
                 raise Unauthorized("invalid cluster join token")
             if not request.worker_id or not request.worker_ip:

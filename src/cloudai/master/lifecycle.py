@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timedelta
 
 from cloudai.domain.task import (
+    HOLDING,
     AttemptReport,
     AttemptStatus,
     Task,
@@ -22,7 +23,6 @@ from cloudai.ports import Clock, Store
 
 logger = logging.getLogger(__name__)
 
-_HOLDING = (TaskStatus.ASSIGNED, TaskStatus.RUNNING)
 _SCAN_LIMIT = 10_000
 
 _ATTEMPT_OUTCOME = {
@@ -114,6 +114,10 @@ class Lifecycle:
 
         return await self._writer.change(task_id, decide)
 
+    async def holding(self) -> list[Task]:
+        """Every task whose current attempt holds resources on some worker."""
+        return await self._store.list_tasks(statuses=HOLDING, limit=_SCAN_LIMIT)
+
     async def reconcile(
         self, worker_id: str, running: list[tuple[str, int]], *, grace_s: float
     ) -> list[tuple[str, int]]:
@@ -142,7 +146,7 @@ class Lifecycle:
         """End as lost every attempt held by `worker_id` that is not in `alive`;
         returns how many. The tasks go back to the queue."""
         ended = 0
-        for task in await self._store.list_tasks(statuses=_HOLDING, limit=_SCAN_LIMIT):
+        for task in await self.holding():
             if task.worker_id != worker_id or (task.task_id, task.epoch) in alive:
                 continue
             if settled_before is not None and task.updated_at > settled_before:

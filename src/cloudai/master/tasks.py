@@ -103,17 +103,24 @@ class TaskService:
 
         return await self._watch.wait_for(check, timeout_s)
 
-    async def events(self, user: User, task_id: str) -> list[TaskEvent]:
-        await self.get(user, task_id)
-        return await self._store.list_events(task_id)
-
-    async def attempts(self, user: User, task_id: str) -> list[Attempt]:
-        await self.get(user, task_id)
-        return await self._store.list_attempts(task_id)
+    async def history(self, task: Task) -> tuple[list[TaskEvent], list[Attempt]]:
+        """Events and attempts of a task the caller already obtained through get/wait
+        (which checked ownership)."""
+        return await self._store.list_events(task.task_id), await self._store.list_attempts(
+            task.task_id
+        )
 
     async def files(self, user: User, task_id: str) -> list[OutputFile]:
         await self.get(user, task_id)
         return await self._store.list_files(task_id)
+
+    async def output_file(self, user: User, task_id: str, path: str) -> tuple[Task, OutputFile]:
+        """A recorded output file: the metadata, not the disk, says what exists."""
+        task = await self.get(user, task_id)
+        for recorded in await self._store.list_files(task_id):
+            if recorded.path == path:
+                return task, recorded
+        raise NotFound(f"no file {path!r} in task {task_id}")
 
     async def cancel(self, user: User, task_id: str) -> Task:
         """Cancel now. The task is final at once; a running attempt is told to stop and

@@ -43,10 +43,6 @@ def command_from_proto(message: pb.Task) -> str | list[str] | None:
     return message.command or None
 
 
-def resources_from_task(message: pb.Task) -> Resources:
-    return Resources(message.req_cpu, message.req_memory, message.req_storage, message.req_gpu)
-
-
 def resources_from_worker_info(info: pb.WorkerInfo) -> Resources:
     return Resources(info.total_cpu, info.total_memory, info.total_storage, info.total_gpu)
 

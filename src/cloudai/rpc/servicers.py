@@ -14,6 +14,11 @@ from cloudai._proto import cluster_pb2_grpc as pb_grpc
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+def metadata(context: Context) -> dict[str, str]:
+    """The call's text metadata (binary `-bin` entries are left out)."""
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
 async def _refuse(context: Context, method: str, side: str) -> NoReturn:
     await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not served by the {side}")
     raise AssertionError("unreachable: abort raises")

@@ -10,8 +10,9 @@ from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized
 from cloudai.rpc.credentials import CREDENTIAL_HEADER, same_secret
 from cloudai.rpc.errors import abort_with
-from cloudai.rpc.servicers import Context, WorkerSide
-from cloudai.worker.runner import AttemptRun, Runner, read_at
+from cloudai.rpc.servicers import Context, WorkerSide, metadata
+from cloudai.worker.outputs import read_at
+from cloudai.worker.runner import AttemptRun, Runner
 
 _LOG_CHUNK = 64 * 1024
 _FOLLOW_POLL_S = 0.2
@@ -24,9 +25,9 @@ class WorkerService(WorkerSide):
         self._grace_s = grace_s
 
     def _check(self, context: Context) -> None:
-        given = dict(context.invocation_metadata() or ()).get(CREDENTIAL_HEADER, "")
+        given = metadata(context).get(CREDENTIAL_HEADER, "")
         expected = self._credential()
-        if not expected or not isinstance(given, str) or not same_secret(given, expected):
+        if not expected or not same_secret(given, expected):
             raise Unauthorized("caller is not this worker's master")
 
     async def AssignTask(self, request: pb.Task, context: Context) -> pb.TaskAck:

@@ -131,10 +131,9 @@ def _hash_file(path: str) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def iter_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """The file's content in blocks of `chunk_size` bytes (the last may be shorter)."""
-    if chunk_size <= 0:
-        raise ValueError("chunk_size must be positive")
-    with path.open("rb") as f:
-        while block := f.read(chunk_size):
-            yield block
+def read_at(path: Path, offset: int, size: int) -> bytes:
+    """Up to `size` bytes of `path` from `offset` (blocking: call it in a thread). The
+    file is open only for this read, so a stream abandoned between reads leaks nothing."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read(size)

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.errors import CloudAIError, Conflict, InvalidRequest, Unavailable
+from cloudai.domain.task import TaskStatus
+from cloudai.rpc import convert
 from cloudai.worker.executors.base import ExecutionSpec, Executor, ExitStatus
 from cloudai.worker.master_link import MasterLink
-from cloudai.worker.outputs import CHUNK_SIZE, CollectedOutputs, collect_outputs
+from cloudai.worker.outputs import CHUNK_SIZE, CollectedOutputs, collect_outputs, read_at
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +43,11 @@ class AttemptRun:
 
 
 def spec_from_task(message: pb.Task, attempt_dir: Path) -> ExecutionSpec:
-    command: str | list[str] | None = list(message.command_argv) or message.command or None
     return ExecutionSpec(
         task_id=message.task_id,
         epoch=message.epoch,
         image=message.docker_image,
-        command=command,
+        command=convert.command_from_proto(message),
         cpu=message.req_cpu,
         memory_gb=message.req_memory,
         gpu=message.req_gpu,
@@ -122,18 +123,18 @@ class Runner:
         self, run: AttemptRun, status: ExitStatus, outputs: CollectedOutputs
     ) -> pb.TaskResult:
         if status.cancelled:
-            outcome, reason = "cancelled", "cancelled"
+            outcome, reason = TaskStatus.CANCELLED, "cancelled"
         elif status.succeeded:
-            outcome, reason = "success", "exit code 0"
+            outcome, reason = TaskStatus.COMPLETED, "exit code 0"
         else:
-            outcome = "failed"
+            outcome = TaskStatus.FAILED
             reason = status.error or ("out of memory" if status.oom_killed else "")
             reason = reason or f"exit code {status.exit_code}"
         log_size = run.spec.log_path.stat().st_size
         return pb.TaskResult(
             task_id=run.spec.task_id,
             worker_id=self._worker_id,
-            status=outcome,
+            status=convert.outcome_to_wire(outcome),
             logs=_tail(run.spec.log_path, log_size),
             output_files=[f.rel_path for f in outputs.files],
             epoch=run.spec.epoch,
@@ -226,13 +227,6 @@ async def _read_chunks(path: Path) -> AsyncIterator[tuple[bool, bytes]]:
         yield last, data
         if last:
             return
-
-
-def read_at(path: Path, offset: int, size: int) -> bytes:
-    """Up to `size` bytes of `path` from `offset` (blocking: call it in a thread)."""
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        return handle.read(size)
 
 
 def _note_skipped(log_path: Path, skipped: list[str]) -> None:

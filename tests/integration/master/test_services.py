@@ -11,7 +11,15 @@ import pytest
 
 from cloudai.domain.errors import Conflict, NotFound
 from cloudai.domain.resources import Resources
-from cloudai.domain.task import AttemptReport, AttemptStatus, Task, TaskSpec, TaskStatus
+from cloudai.domain.task import (
+    Attempt,
+    AttemptReport,
+    AttemptStatus,
+    Task,
+    TaskEvent,
+    TaskSpec,
+    TaskStatus,
+)
 from cloudai.domain.users import Role, User
 from cloudai.domain.workers import Usage, Worker
 from cloudai.master.core import CoreOptions, MasterCore, build_core
@@ -62,6 +70,16 @@ async def master(tmp_path: Path) -> AsyncIterator[Master]:
     await store.close()
 
 
+async def events_of(tasks: TaskService, user: User, task_id: str) -> list[TaskEvent]:
+    events, _ = await tasks.history(await tasks.get(user, task_id))
+    return events
+
+
+async def attempts_of(master: Master, task_id: str) -> list[Attempt]:
+    _, attempts = await master.tasks.history(await master.tasks.get(master.alice, task_id))
+    return attempts
+
+
 def report(task: Task, outcome: TaskStatus, exit_code: int | None = 0) -> AttemptReport:
     assert task.worker_id
     return AttemptReport(task.task_id, task.epoch, task.worker_id, outcome, exit_code, "", False, 0)
@@ -94,7 +112,7 @@ async def test_repeated_and_stale_reports_are_no_ops(master: Master) -> None:
     assert await master.lifecycle.finished(stale) is None
     final = await master.tasks.get(master.alice, task.task_id)
     assert (final.status, final.exit_code) == (TaskStatus.FAILED, 3)
-    events = await master.tasks.events(master.alice, task.task_id)
+    events = await events_of(master.tasks, master.alice, task.task_id)
     assert [e.to_status for e in events].count(TaskStatus.FAILED) == 1
 
 
@@ -117,7 +135,7 @@ async def test_unreachable_worker_sends_the_task_back_to_the_queue(master: Maste
     await master.dispatcher.schedule_once()
     again = await master.tasks.get(master.alice, task.task_id)
     assert again.status is TaskStatus.QUEUED and again.epoch == 1
-    attempts = await master.tasks.attempts(master.alice, task.task_id)
+    attempts = await attempts_of(master, task.task_id)
     assert [a.status for a in attempts] == [AttemptStatus.REFUSED]
 
 
@@ -137,7 +155,7 @@ async def test_lost_worker_requeues_its_tasks_and_rejects_its_late_report(
     second = await master.tasks.get(master.alice, task.task_id)
     assert (second.worker_id, second.epoch) == ("w2", 2)
     assert await master.lifecycle.finished(report(first, TaskStatus.COMPLETED)) is None
-    attempts = await master.tasks.attempts(master.alice, task.task_id)
+    attempts = await attempts_of(master, task.task_id)
     assert [a.status for a in attempts] == [AttemptStatus.LOST, AttemptStatus.RUNNING]
 
 
@@ -187,7 +205,7 @@ async def test_reconcile_requeues_settled_attempts_the_worker_does_not_list(
     master.clock.advance(16)
     await master.lifecycle.reconcile("w1", [], grace_s=15)
     assert await master.status(task.task_id) is TaskStatus.QUEUED
-    attempts = await master.tasks.attempts(master.alice, task.task_id)
+    attempts = await attempts_of(master, task.task_id)
     assert [a.status for a in attempts] == [AttemptStatus.LOST]
 
 
@@ -222,7 +240,7 @@ async def test_attempt_keeps_its_own_timeline(master: Master) -> None:
     master.clock.advance(5)
     running = await master.tasks.get(master.alice, task.task_id)
     await master.lifecycle.finished(report(running, TaskStatus.COMPLETED))
-    (attempt,) = await master.tasks.attempts(master.alice, task.task_id)
+    (attempt,) = await attempts_of(master, task.task_id)
     assert attempt.assigned_at == placed_at and attempt.started_at == placed_at
     assert attempt.finished_at == placed_at + timedelta(seconds=5)
     assert (attempt.status, attempt.exit_code) == (AttemptStatus.SUCCEEDED, 0)
@@ -234,7 +252,7 @@ async def test_cancelling_a_running_task_keeps_the_attempts_start(master: Master
     await master.dispatcher.schedule_once()
     master.clock.advance(2)
     await master.tasks.cancel(master.alice, task.task_id)
-    (attempt,) = await master.tasks.attempts(master.alice, task.task_id)
+    (attempt,) = await attempts_of(master, task.task_id)
     assert attempt.status is AttemptStatus.CANCELLED
     assert attempt.started_at is not None and attempt.finished_at is not None
     assert (attempt.finished_at - attempt.started_at).total_seconds() == 2
@@ -259,7 +277,7 @@ async def test_a_report_that_overtakes_the_start_still_records_running(tmp_path:
     await core.registry.register("w1", "127.0.0.1:1", CAPACITY)
     task = await core.tasks.submit(user, TaskSpec("img", "true", SMALL))
     await core.dispatcher.schedule_once()
-    events = await core.tasks.events(user, task.task_id)
+    events = await events_of(core.tasks, user, task.task_id)
     assert [e.to_status for e in events] == [
         TaskStatus.QUEUED, TaskStatus.ASSIGNED, TaskStatus.RUNNING, TaskStatus.COMPLETED,
     ]  # fmt: skip

@@ -4,9 +4,7 @@ import hashlib
 import os
 from pathlib import Path
 
-import pytest
-
-from cloudai.worker.outputs import collect_outputs, iter_chunks
+from cloudai.worker.outputs import collect_outputs, read_at
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -98,26 +96,20 @@ def test_missing_root_collects_nothing(tmp_path: Path) -> None:
     assert result.skipped == []
 
 
-def test_iter_chunks(tmp_path: Path) -> None:
+def test_read_at_reads_a_window(tmp_path: Path) -> None:
     path = tmp_path / "f"
     data = os.urandom(2500)
     path.write_bytes(data)
 
-    chunks = list(iter_chunks(path, chunk_size=1000))
+    chunks = [read_at(path, offset, 1000) for offset in (0, 1000, 2000)]
 
     assert [len(c) for c in chunks] == [1000, 1000, 500]
     assert b"".join(chunks) == data
-    assert list(iter_chunks(tmp_path / "f", chunk_size=4096)) == [data]
+    assert read_at(path, 0, 4096) == data
+    assert read_at(path, 2500, 1000) == b""
 
 
-def test_iter_chunks_of_empty_file(tmp_path: Path) -> None:
+def test_read_at_of_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty"
     path.touch()
-    assert list(iter_chunks(path)) == []
-
-
-def test_iter_chunks_rejects_bad_chunk_size(tmp_path: Path) -> None:
-    path = tmp_path / "f"
-    path.write_bytes(b"x")
-    with pytest.raises(ValueError):
-        list(iter_chunks(path, chunk_size=0))
+    assert read_at(path, 0, 1024) == b""

@@ -5,7 +5,6 @@ from fastapi.responses import FileResponse
 
 from cloudai.api.deps import CurrentUser, ServicesDep
 from cloudai.api.schemas import FileOut, FilesOut
-from cloudai.domain.errors import NotFound
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -24,11 +23,7 @@ async def list_files(task_id: str, user: CurrentUser, services: ServicesDep) -> 
 async def download(
     task_id: str, path: str, user: CurrentUser, services: ServicesDep
 ) -> FileResponse:
-    task = await services.tasks.get(user, task_id)
-    # Only paths recorded at upload are served: the metadata, not the disk, is trusted.
-    known = {f.path: f for f in await services.tasks.files(user, task_id)}
-    if path not in known:
-        raise NotFound(f"no file {path!r} in task {task_id}")
+    task, _ = await services.tasks.output_file(user, task_id, path)
     disk_path = services.files.output_path(task.user_id, task.task_id, path)
     return FileResponse(
         disk_path,

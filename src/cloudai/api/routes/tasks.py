@@ -18,7 +18,6 @@ from cloudai.api.schemas import (
 )
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.task import Task, TaskStatus
-from cloudai.domain.users import User
 from cloudai.master.core import Services
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -47,11 +46,9 @@ async def list_tasks(
     )
 
 
-async def _detail(services: Services, user: User, task: Task) -> TaskDetailOut:
-    task_id = task.task_id
-    events = await services.tasks.events(user, task_id)
-    attempts = await services.tasks.attempts(user, task_id)
-    base = TaskOut.of(task, services.dispatcher.pending_reason(task_id))
+async def _detail(services: Services, task: Task) -> TaskDetailOut:
+    events, attempts = await services.tasks.history(task)
+    base = TaskOut.of(task, services.dispatcher.pending_reason(task.task_id))
     return TaskDetailOut(
         **base.model_dump(),
         events=[EventOut.of(e) for e in events],
@@ -61,7 +58,7 @@ async def _detail(services: Services, user: User, task: Task) -> TaskDetailOut:
 
 @router.get("/{task_id}")
 async def get_task(task_id: str, user: CurrentUser, services: ServicesDep) -> TaskDetailOut:
-    return await _detail(services, user, await services.tasks.get(user, task_id))
+    return await _detail(services, await services.tasks.get(user, task_id))
 
 
 @router.get("/{task_id}/wait")
@@ -79,7 +76,7 @@ async def wait_task(
     except ValueError as exc:
         raise InvalidRequest(f"unknown status in until={until!r}") from exc
     task = await services.tasks.wait(user, task_id, wanted, timeout)
-    return await _detail(services, user, task)
+    return await _detail(services, task)
 
 
 @router.delete("/{task_id}")
