@@ -1,0 +1,102 @@
+"""Free capacity of the schedulable workers during one planning pass.
+
+Kept as parallel lists of floats rather than `Resources` values: a policy scans them for
+every task, and attribute access on lists is what makes 1,000 workers affordable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cloudai.domain.resources import Resources
+from cloudai.scheduling.snapshot import WorkerView
+
+# Same tolerance as Resources.fits_in: float sums of fractional cores must not make a
+# task "not fit" by 1e-15.
+EPSILON = 1e-9
+NOT_RESERVED = -1
+
+
+class FreeCapacity:
+    """Free resources per schedulable worker; placements subtract from them.
+
+    Index `i` is a worker's place among the schedulable workers (snapshot order);
+    `positions[i]` is its place in `snapshot.workers`. `bound` holds, per dimension, an
+    upper bound of the largest free amount on any worker that is not reserved: a request
+    above it fits nowhere now, which is answered without a scan.
+    """
+
+    __slots__ = (
+        "bound",
+        "cpu",
+        "gpu",
+        "ids",
+        "index_of",
+        "memory",
+        "positions",
+        "reserved",
+        "storage",
+        "totals",
+    )
+
+    def __init__(self, workers: Sequence[WorkerView]) -> None:
+        schedulable = [(pos, w) for pos, w in enumerate(workers) if w.schedulable]
+        self.positions = [pos for pos, _ in schedulable]
+        self.ids = [w.worker_id for _, w in schedulable]
+        self.index_of = {worker_id: i for i, worker_id in enumerate(self.ids)}
+        self.totals = [w.total for _, w in schedulable]
+        self.cpu = [max(w.free.cpu, 0.0) for _, w in schedulable]
+        self.memory = [max(w.free.memory_gb, 0.0) for _, w in schedulable]
+        self.storage = [max(w.free.storage_gb, 0.0) for _, w in schedulable]
+        self.gpu = [max(w.free.gpu, 0) for _, w in schedulable]
+        self.reserved = NOT_RESERVED
+        self.bound: tuple[float, float, float, int] = (0.0, 0.0, 0.0, 0)
+        self.refresh_bound()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def free(self, i: int) -> Resources:
+        return Resources(self.cpu[i], self.memory[i], self.storage[i], self.gpu[i])
+
+    def fits(self, i: int, request: Resources) -> bool:
+        return (
+            request.cpu <= self.cpu[i] + EPSILON
+            and request.memory_gb <= self.memory[i] + EPSILON
+            and request.storage_gb <= self.storage[i] + EPSILON
+            and request.gpu <= self.gpu[i]
+        )
+
+    def above_bound(self, request: Resources) -> bool:
+        """True when `request` certainly fits on no unreserved worker now."""
+        cpu, memory, storage, gpu = self.bound
+        return (
+            request.cpu > cpu + EPSILON
+            or request.memory_gb > memory + EPSILON
+            or request.storage_gb > storage + EPSILON
+            or request.gpu > gpu
+        )
+
+    def take(self, i: int, request: Resources) -> None:
+        # Placements only shrink free capacity, so `bound` stays an upper bound.
+        self.cpu[i] -= request.cpu
+        self.memory[i] -= request.memory_gb
+        self.storage[i] -= request.storage_gb
+        self.gpu[i] -= request.gpu
+
+    def reserve(self, i: int) -> None:
+        self.reserved = i
+        self.refresh_bound()
+
+    def refresh_bound(self) -> None:
+        """Recompute the exact per-dimension maxima over the unreserved workers."""
+        others = [i for i in range(len(self.ids)) if i != self.reserved]
+        if not others:
+            self.bound = (-1.0, -1.0, -1.0, -1)
+            return
+        self.bound = (
+            max(self.cpu[i] for i in others),
+            max(self.memory[i] for i in others),
+            max(self.storage[i] for i in others),
+            max(self.gpu[i] for i in others),
+        )

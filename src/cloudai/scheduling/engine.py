@@ -1,0 +1,195 @@
+"""The planning pass every policy shares; a policy only picks a worker among those that fit.
+
+Rules, whatever the policy:
+- only schedulable workers take new work; a placed task consumes free capacity within
+  the pass; `target_worker_id` restricts a task to that worker;
+- a user with `max_running_per_user` tasks running or placed in this pass gets nothing more;
+- head-of-line reservation: the first task in queue order that could fit some schedulable
+  worker's total but fits on none now reserves the worker where it will fit soonest, and
+  later tasks use only the other workers. At most one reservation per pass: each one
+  idles capacity, and one is enough for progress, since the reserved task is placed
+  as soon as its worker frees up and the next blocked task then becomes the head. Tasks
+  that can never fit and users at their cap reserve nothing;
+- every task not placed gets a reason, and every queued task a 1-based position.
+
+Unplaceable tasks stay cheap: a request above the largest free amount of any worker is
+refused without a scan, and a request that found no worker once in a pass is refused
+again at once (capacity only shrinks within a pass), its reason computed once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import Enum
+from typing import Protocol
+
+from cloudai.domain.resources import Resources
+from cloudai.domain.sla import tau_for
+from cloudai.scheduling import reasons
+from cloudai.scheduling.capacity import FreeCapacity
+from cloudai.scheduling.ordering import order_queue
+from cloudai.scheduling.reservation import soonest_fit
+from cloudai.scheduling.snapshot import Placement, Plan, QueuedTaskView, Snapshot
+
+
+class Chooser(Protocol):
+    """A policy's state for one pass."""
+
+    def choose(self, task: QueuedTaskView) -> int | None:
+        """A worker index (never `capacity.reserved`) whose free capacity fits the task,
+        or None when none does."""
+
+    def placed(self, index: int, task: QueuedTaskView) -> None:
+        """The task was placed on `index` (its capacity already taken)."""
+
+    def cursor(self) -> int:
+        """The cursor to carry to the next pass."""
+
+
+class Policy(Protocol):
+    def start(self, snapshot: Snapshot, capacity: FreeCapacity) -> Chooser: ...
+
+
+class Reach(Enum):
+    NEVER = "never"  # no registered worker's total fits
+    ONLY_UNSCHEDULABLE = "only unschedulable"
+    SCHEDULABLE = "schedulable"
+
+
+class PolicyScheduler:
+    """A `Scheduler`: the shared pass with a named policy's worker choice."""
+
+    def __init__(self, name: str, policy: Policy) -> None:
+        self.name = name
+        self.policy = policy
+
+    def plan(self, snapshot: Snapshot) -> Plan:
+        return PlanningPass(snapshot, self.policy).run()
+
+
+class PlanningPass:
+    def __init__(self, snapshot: Snapshot, policy: Policy) -> None:
+        self.snapshot = snapshot
+        self.capacity = FreeCapacity(snapshot.workers)
+        self.chooser = policy.start(snapshot, self.capacity)
+        self.registered = {w.worker_id: w for w in snapshot.workers}
+        self.running = Counter(r.user_id for r in snapshot.running)
+        self.plan = Plan(cursor=snapshot.cursor)
+        self.reach: dict[Resources, Reach] = {}
+        self.refused: dict[Resources, str] = {}  # request -> shortage reason, this pass
+        self.reserved_task: str | None = None
+        self.placed_here: list[tuple[int, QueuedTaskView]] = []
+
+    def run(self) -> Plan:
+        ordered = order_queue(self.snapshot.queue, self.snapshot.usage, self.snapshot.tau)
+        for position, task in enumerate(ordered, start=1):
+            self.plan.positions[task.task_id] = position
+            reason = self._consider(task)
+            if reason is not None:
+                self.plan.pending[task.task_id] = reason
+        self.plan.cursor = self.chooser.cursor()
+        return self.plan
+
+    def _consider(self, task: QueuedTaskView) -> str | None:
+        """Place `task` or say why it waits."""
+        if not self.snapshot.workers:
+            return reasons.NO_WORKER
+        limit = self.snapshot.max_running_per_user
+        if limit is not None and self.running[task.user_id] >= limit:
+            return reasons.user_cap(limit)
+        if task.target_worker_id is not None:
+            return self._consider_targeted(task, task.target_worker_id)
+        reach = self._reach(task.request)
+        if reach is Reach.NEVER:
+            return reasons.never_fits(task.request, self.snapshot.workers)
+        if reach is Reach.ONLY_UNSCHEDULABLE:
+            return reasons.ONLY_UNSCHEDULABLE
+        request = task.request
+        if request in self.refused or self.capacity.above_bound(request):
+            return self._wait(task, None)
+        index = self.chooser.choose(task)
+        if index is None:
+            # A full scan found nothing: tighten the bound so the like fail fast.
+            self.capacity.refresh_bound()
+            return self._wait(task, None)
+        self._commit(task, index)
+        return None
+
+    def _consider_targeted(self, task: QueuedTaskView, worker_id: str) -> str | None:
+        worker = self.registered.get(worker_id)
+        if worker is None:
+            return reasons.target_not_registered(worker_id)
+        if not worker.schedulable:
+            return reasons.target_not_schedulable(worker_id)
+        if not task.request.fits_in(worker.total):
+            return reasons.target_never_fits(task.request, worker)
+        index = self.capacity.index_of[worker_id]
+        if index == self.capacity.reserved:
+            assert self.reserved_task is not None  # a reserved worker has its task
+            return reasons.behind_reservation(self.reserved_task)
+        if not self.capacity.fits(index, task.request):
+            return self._wait(task, index)
+        self._commit(task, index)
+        return None
+
+    def _commit(self, task: QueuedTaskView, index: int) -> None:
+        self.capacity.take(index, task.request)
+        self.chooser.placed(index, task)
+        self.plan.placements.append(Placement(task.task_id, self.capacity.ids[index]))
+        self.running[task.user_id] += 1
+        self.placed_here.append((index, task))
+
+    def _wait(self, task: QueuedTaskView, target: int | None) -> str:
+        """The reason a task that fits no free capacity now waits; the first such task
+        of the pass reserves a worker."""
+        capacity, request = self.capacity, task.request
+        if self.reserved_task is None:
+            return self._reserve(task, target)
+        if target is None and capacity.fits(capacity.reserved, request):
+            return reasons.behind_reservation(self.reserved_task)
+        if target is not None:
+            return reasons.shortage(request, capacity, target)
+        if request not in self.refused:
+            self.refused[request] = reasons.shortage(request, capacity)
+        return self.refused[request]
+
+    def _reserve(self, task: QueuedTaskView, target: int | None) -> str:
+        capacity, request = self.capacity, task.request
+        why = reasons.shortage(request, capacity, target)
+        candidates = range(len(capacity)) if target is None else (target,)
+        chosen = soonest_fit(request, capacity, candidates, self._releases())
+        if target is None:
+            self.refused[request] = why
+        if chosen is None:  # unreachable: the caller checked some total fits
+            return why
+        self.reserved_task = task.task_id
+        capacity.reserve(chosen)
+        self.plan.reservations[task.task_id] = capacity.ids[chosen]
+        return f"{why}; {reasons.reserved_for_it(capacity.ids[chosen])}"
+
+    def _reach(self, request: Resources) -> Reach:
+        known = self.reach.get(request)
+        if known is None:
+            known = Reach.NEVER
+            for worker in self.snapshot.workers:
+                if request.fits_in(worker.total):
+                    if worker.schedulable:
+                        known = Reach.SCHEDULABLE
+                        break
+                    known = Reach.ONLY_UNSCHEDULABLE
+            self.reach[request] = known
+        return known
+
+    def _releases(self) -> dict[int, list[tuple[float, Resources]]]:
+        """Expected end and request of what each schedulable worker runs (see reservation)."""
+        now, tau = self.snapshot.now, self.snapshot.tau
+        releases: dict[int, list[tuple[float, Resources]]] = {}
+        for run in self.snapshot.running:
+            index = self.capacity.index_of.get(run.worker_id)
+            if index is not None:
+                end = max(run.started_at + tau_for(run.task_type, tau), now)
+                releases.setdefault(index, []).append((end, run.request))
+        for index, task in self.placed_here:
+            end = now + tau_for(task.task_type, tau)
+            releases.setdefault(index, []).append((end, task.request))
+        return releases
