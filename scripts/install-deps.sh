@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what CloudAI needs on Debian 12 (run as root), idempotently:
 #   scripts/install-deps.sh [docker] [postgres]
-# Always: a Python virtual environment in .venv with CloudAI and its dev tools.
+# Always: a Python virtual environment in .venv with CloudAI, its PostgreSQL driver and
+#         its dev tools.
 # docker:   Debian's docker.io + busybox-static, and a running dockerd
 #           (--bridge=none --iptables=false: task containers use network "none").
 # postgres: Debian's PostgreSQL server.
@@ -46,4 +47,5 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+# The [postgres] extra is the PostgreSQL driver (--db postgresql+psycopg://…, the store suite).
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev,postgres]'

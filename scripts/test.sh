@@ -29,6 +29,8 @@ echo "== lint and types"
 "$py/ruff" check src tests scripts
 "$py/ruff" format --check src tests scripts
 "$py/mypy"
+echo "== import contracts (the layering; pyproject.toml [tool.importlinter])"
+"$py/lint-imports" --no-cache
 echo "== unit tests"
 "$py/pytest" tests/unit -q -p no:cacheprovider
 echo "== integration and end-to-end tests (SQLite, PostgreSQL, real dockerd)"

@@ -1,3 +1,3 @@
-from cloudai.cli.main import run
+from cloudai.entry import run
 
 run()

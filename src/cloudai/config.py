@@ -1,16 +1,52 @@
-"""Typed configuration. Every field can be set by a CLOUDAI_ environment variable;
-command-line flags override them. Built once in each composition root and passed down."""
+"""Typed configuration, one class per process kind, built once in each composition root
+(`cloudai.launch`) and passed down.
+
+Every setting reads exactly one environment variable (`env_var` names it). A setting with a
+command-line flag reads the variable that flag's `--help` shows, so the flag and the
+variable can never disagree; flags override variables. The master's settings are
+`CLOUDAI_<FIELD>`; the worker's own are `CLOUDAI_WORKER_<FIELD>`, and the four a worker
+shares with the other commands keep their common names: `CLOUDAI_MASTER`,
+`CLOUDAI_JOIN_TOKEN`, `CLOUDAI_DATA_DIR`, `CLOUDAI_EXECUTOR`."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any, Literal, get_args
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SchedulerName = Literal["round_robin", "best_fit", "spread", "rts", "agent"]
+ExecutorKind = Literal["docker", "process", "fake"]
+SCHEDULERS: tuple[str, ...] = get_args(SchedulerName)
+EXECUTORS: tuple[str, ...] = get_args(ExecutorKind)
+
+ADMIN_PASSWORD_FILE = "admin-password"
+JOIN_TOKEN_FILE = "join-token"
+
+
+def _xdg_data_home() -> Path:
+    """$XDG_DATA_HOME, or ~/.local/share; a relative value is invalid and ignored (XDG)."""
+    configured = os.environ.get("XDG_DATA_HOME", "")
+    return Path(configured) if os.path.isabs(configured) else Path.home() / ".local" / "share"
+
+
+def _state_directory() -> Path | None:
+    """systemd's StateDirectory= of the unit this process runs in (the first, if several)."""
+    configured = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(configured) if configured else None
 
 
 def default_data_dir() -> Path:
-    return Path.home() / ".cloudai"
+    """The master's (and `cloudai up`'s) data: the unit's state directory under systemd,
+    else $XDG_DATA_HOME/cloudai."""
+    return _state_directory() or _xdg_data_home() / "cloudai"
+
+
+def default_worker_data_dir() -> Path:
+    """A worker's data: its own unit's state directory, else $XDG_DATA_HOME/cloudai/worker."""
+    return _state_directory() or _xdg_data_home() / "cloudai" / "worker"
 
 
 class MasterSettings(BaseSettings):
@@ -18,40 +54,72 @@ class MasterSettings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     http_host: str = "127.0.0.1"
-    http_port: int = 8080
+    http_port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port
     grpc_host: str = "127.0.0.1"
-    grpc_port: int = 50051
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
     db: str | None = None  # SQLAlchemy URL; default: SQLite file in data_dir
     join_token: SecretStr | None = None  # default: generated and saved in data_dir
     jwt_secret: SecretStr | None = None  # default: generated and saved in data_dir
-    jwt_ttl_s: int = 24 * 3600
+    jwt_ttl_s: int = Field(default=24 * 3600, gt=0)
     admin_email: str = "admin@cloudai.local"
     admin_password: SecretStr | None = None  # default: generated and saved in data_dir
-    heartbeat_suspect_s: float = 15.0
-    heartbeat_lost_s: float = 30.0
-    schedule_interval_s: float = 1.0  # the queue is also woken on every submit/finish
-    assign_timeout_s: float = 10.0
-    max_upload_bytes: int = 10 * 1024**3
+    heartbeat_suspect_s: float = Field(default=15.0, gt=0)
+    heartbeat_lost_s: float = Field(default=30.0, gt=0)
+    schedule_interval_s: float = Field(default=1.0, gt=0)  # also woken on submit/finish
+    assign_timeout_s: float = Field(default=10.0, gt=0)
+    max_upload_bytes: int = Field(default=10 * 1024**3, gt=0)
+    scheduler: SchedulerName = "round_robin"
+    fair_share_half_life_s: float = Field(default=3600.0, gt=0)
+    agent_timeout_s: float = Field(default=5.0, gt=0)
+    agent_token: SecretStr | None = None  # default: generated and saved in data_dir
 
     def database_url(self) -> str:
         return self.db or f"sqlite+aiosqlite:///{self.data_dir / 'cloudai.db'}"
+
+    def secret_file(self, name: str) -> Path:
+        """Where a generated secret (`ADMIN_PASSWORD_FILE`, `JOIN_TOKEN_FILE`) is kept."""
+        return self.data_dir / "secrets" / name
 
 
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLOUDAI_WORKER_", extra="ignore")
 
-    master: str = "127.0.0.1:50051"
-    token: SecretStr = SecretStr("")
+    master: str = Field(default="127.0.0.1:50051", validation_alias="CLOUDAI_MASTER")
+    token: SecretStr = Field(default=SecretStr(""), validation_alias="CLOUDAI_JOIN_TOKEN")
     host: str = "127.0.0.1"  # address the worker listens on
-    port: int = 50052
+    port: int = Field(default=50052, ge=0, le=65535)
     advertise: str | None = None  # HOST[:PORT] the master dials; default: host and port
     id: str | None = None  # default: hostname-port
-    data_dir: Path = Field(default_factory=lambda: default_data_dir() / "worker")
-    executor: str = "docker"  # docker | process | fake
-    heartbeat_s: float = 5.0
+    data_dir: Path = Field(
+        default_factory=default_worker_data_dir, validation_alias="CLOUDAI_DATA_DIR"
+    )
+    executor: ExecutorKind = Field(default="docker", validation_alias="CLOUDAI_EXECUTOR")
+    heartbeat_s: float = Field(default=5.0, gt=0)
     # Capacity offered to the master; default: what psutil sees on this machine.
-    cpu: float | None = None
-    memory_gb: float | None = None
-    storage_gb: float | None = None
-    gpu: int | None = None
-    stop_grace_s: float = 10.0
+    cpu: float | None = Field(default=None, gt=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    storage_gb: float | None = Field(default=None, gt=0)
+    gpu: int | None = Field(default=None, ge=0)
+    stop_grace_s: float = Field(default=10.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_field_name(cls, data: Any) -> Any:
+        """Code builds settings by field name (`token=…`), the environment by alias only.
+        (pydantic's validate_by_name would also read CLOUDAI_WORKER_TOKEN and the like:
+        a second variable for the same setting.)"""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, field in cls.model_fields.items():
+            if isinstance(field.validation_alias, str) and name in data:
+                data[field.validation_alias] = data.pop(name)  # the given value wins
+        return data
+
+
+def env_var(settings: type[BaseSettings], field: str) -> str:
+    """The one environment variable that sets `field` of `settings`."""
+    alias = settings.model_fields[field].validation_alias
+    if isinstance(alias, str):
+        return alias
+    return f"{settings.model_config.get('env_prefix', '')}{field}".upper()

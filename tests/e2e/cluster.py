@@ -1,15 +1,14 @@
-"""Start `cloudai up` as a real process on free loopback ports, and talk to it."""
+"""Start `cloudai` processes (`up`, `master`, `worker`) on free loopback ports, follow
+what they print, and talk to them."""
 
 from __future__ import annotations
 
 import os
-import selectors
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,87 @@ def free_port() -> int:
         return port
 
 
+class Daemon:
+    """A `cloudai` process whose output (stdout and stderr together) is read as it comes,
+    so a test can wait for a line instead of sleeping, and read everything afterwards."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cloudai", *args],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._seen = b""
+        self._changed = threading.Condition()
+        # Always drain: a full pipe would block the process's logging.
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while data := os.read(fd, 65536):
+            with self._changed:
+                self._seen += data
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._changed:
+            return self._seen.decode(errors="replace")
+
+    def wait_for_output(self, marker: str, timeout: float = 90) -> str:
+        """Everything printed up to and including `marker`; fails (and kills the process)
+        when the marker does not come in time or the process ends without it."""
+        needle = marker.encode()
+        with self._changed:
+            ok = self._changed.wait_for(
+                lambda: needle in self._seen or not self._reader.is_alive(), timeout
+            )
+            seen = self._seen
+        if ok and needle in seen:
+            return seen[: seen.index(needle) + len(needle)].decode(errors="replace")
+        self.kill()
+        raise AssertionError(f"no {marker!r} in the output of cloudai:\n{self.output}")
+
+    def send(self, sig: int) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 90) -> int:
+        """The exit status; the output has been read to its end."""
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        self._reader.join(timeout=10)  # ends at EOF, once the process has exited
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        return code
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> int:
+        self.send(sig)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
 @dataclass
 class Cluster:
-    process: subprocess.Popen[bytes]
+    daemon: Daemon
     base_url: str
     grpc_port: int
     data_dir: Path
     banner: str
-    _drainer: threading.Thread
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.daemon.process
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -50,80 +122,46 @@ class Cluster:
                 json={"name": name, "email": email, "password": f"{name}-password"},
             )
             assert created.status_code == 201, created.text
-            login = anon.post(
-                "/api/auth/login", json={"email": email, "password": f"{name}-password"}
-            )
+        return self.login(email, f"{name}-password")
+
+    def login(self, email: str, password: str) -> httpx.Client:
+        with self.client() as anon:
+            login = anon.post("/api/auth/login", json={"email": email, "password": password})
             assert login.status_code == 200, login.text
             body = login.json()
             assert body["token_type"] == "bearer"
         return self.client(body["access_token"])
 
-    def stop(self, timeout: float = 90) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-        finally:
-            self._drainer.join(timeout=10)  # ends at EOF, once the process has exited
-            assert self.process.stdout is not None
-            self.process.stdout.close()
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> int:
+        return self.daemon.stop(sig, timeout)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without CLOUDAI_ variables (a developer's own must not leak into a
+    test), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDAI_")}
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
 def start_up(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 90,
+    admin_password: str | None = ADMIN_PASSWORD,
 ) -> Cluster:
+    """`cloudai up` on free ports; `admin_password=None` lets it generate one."""
     http_port, grpc_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        **(env or {}),
-        "CLOUDAI_ADMIN_EMAIL": ADMIN_EMAIL,
-        "CLOUDAI_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable, "-m", "cloudai", "up", "--data-dir", str(data_dir),
-        "--http-port", str(http_port), "--grpc-port", str(grpc_port), *args,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    banner = _read_until(process, "Press Ctrl-C to stop.", timeout)
-    # Keep draining: a full pipe would block the cluster's logging.
-    drainer = threading.Thread(target=_drain, args=(process,), daemon=True)
-    drainer.start()
-    return Cluster(process, f"http://127.0.0.1:{http_port}", grpc_port, data_dir, banner, drainer)
-
-
-def _read_until(process: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
-    """Read the child's output until `marker` appears. Raw os.read on the descriptor:
-    a buffered readline would hide lines that select() can no longer see."""
-    assert process.stdout is not None
-    fd = process.stdout.fileno()
-    selector = selectors.DefaultSelector()
-    selector.register(fd, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while marker.encode() not in seen:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not selector.select(timeout=remaining):
-            break
-        data = os.read(fd, 65536)
-        if not data:
-            break
-        seen += data
-    else:
-        return seen.decode()
-    process.kill()
-    process.wait()
-    process.stdout.close()
-    raise AssertionError("cloudai up did not come up:\n" + seen.decode(errors="replace"))
-
-
-def _drain(process: subprocess.Popen[bytes]) -> None:
-    assert process.stdout is not None
-    while os.read(process.stdout.fileno(), 65536):
-        pass
+    secrets = {"CLOUDAI_ADMIN_PASSWORD": admin_password} if admin_password else {}
+    daemon = Daemon(
+        [
+            "up", "--data-dir", str(data_dir), "--http-port", str(http_port),
+            "--grpc-port", str(grpc_port), *args,
+        ],
+        clean_env(CLOUDAI_ADMIN_EMAIL=ADMIN_EMAIL, **secrets, **(env or {})),
+    )  # fmt: skip
+    banner = daemon.wait_for_output("Press Ctrl-C to stop.", timeout)
+    return Cluster(daemon, f"http://127.0.0.1:{http_port}", grpc_port, data_dir, banner)
 
 
 def wait_for(

@@ -43,8 +43,13 @@ class Credentials:
 
 
 def config_dir() -> Path:
+    """$CLOUDAI_CONFIG_DIR, else $XDG_CONFIG_HOME/cloudai, else ~/.config/cloudai (XDG: a
+    relative XDG_CONFIG_HOME is invalid and ignored)."""
     configured = os.environ.get("CLOUDAI_CONFIG_DIR")
-    return Path(configured) if configured else Path.home() / ".config" / "cloudai"
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".config") / "cloudai"
 
 
 def save_credentials(credentials: Credentials) -> Path:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-
-if TYPE_CHECKING:
-    from cloudai.master.app import MasterApp
 
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -36,42 +34,21 @@ def error(message: str) -> None:
     _err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
-def up_banner(master: MasterApp, worker_ids: list[str], executor: str) -> None:
-    s = master.settings
-    sandbox = "docker (sandboxed)" if executor == "docker" else f"{executor} (NOT sandboxed)"
-    _out.print(f"CloudAI is up: http://{s.http_host}:{master.http_port}")
-    _admin_lines(master)
-    _out.print(f"  gRPC:           {s.grpc_host}:{master.grpc_port}")
-    _out.print(f"  workers:        {', '.join(worker_ids)} via {sandbox}")
-    _out.print(f"  data:           {s.data_dir}")
-    _out.print("Press Ctrl-C to stop.", soft_wrap=True)
-    _out.file.flush()  # scripts and tests read the banner through a pipe
-
-
-def _admin_lines(master: MasterApp) -> None:
-    _out.print(f"  admin email:    {master.settings.admin_email}")
-    if master.admin_password_works:
-        _out.print(f"  admin password: {master.secrets.admin_password}")
-    else:
-        _out.print(
-            "  admin password: unchanged (the account was created earlier with another "
-            "password; the configured one was not applied)",
-            soft_wrap=True,
-        )
-
-
-def master_banner(master: MasterApp) -> None:
-    s = master.settings
-    _out.print(f"CloudAI master: http://{s.http_host}:{master.http_port}")
-    _out.print(f"  gRPC:           {s.grpc_host}:{master.grpc_port}")
-    _admin_lines(master)
-    _out.print(f"  join token:     {master.secrets.join_token}")
-    _out.print(
-        f"  add a worker:   cloudai worker --master {s.grpc_host}:{master.grpc_port} "
-        f"--token {master.secrets.join_token}",
-        soft_wrap=True,  # one line, so the token copies in one piece
-    )
+def block(lines: list[str]) -> None:
+    """Lines on stdout exactly as given (no markup), each unwrapped, flushed at once:
+    scripts and tests read banners through a pipe, and a token must copy in one piece."""
+    for line in lines:
+        _out.print(Text(line), soft_wrap=True)
     _out.file.flush()
+
+
+def stdout_is_terminal() -> bool:
+    """Whether a person is watching stdout (secrets are shown only then). The descriptor
+    itself decides: FORCE_TERMINAL and the like must not send a secret to a journal."""
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 # --- user-facing task verbs (cloudai login, task, list-tasks, status, logs, …) ----------
@@ -144,8 +121,8 @@ _DETAIL_FIELDS = (
     ("status", "status"), ("reason", "reason"), ("pending_reason", "pending"),
     ("name", "name"), ("docker_image", "image"), ("command", "command"),
     ("worker_id", "worker"), ("exit_code", "exit code"), ("attempt", "attempt"),
-    ("cpu_required", "cpu"), ("memory_required", "memory GB"),
-    ("storage_required", "storage GB"), ("gpu_required", "gpu"), ("tag", "tag"),
+    ("cpu_required", "cpu"), ("memory_required", "memory GiB"),
+    ("storage_required", "storage GiB"), ("gpu_required", "gpu"), ("tag", "tag"),
     ("k_value", "k"), ("created_at", "created"), ("started_at", "started"),
     ("finished_at", "finished"),
 )  # fmt: skip

@@ -24,6 +24,7 @@ from cloudai.cli.client import (
     load_credentials,
     save_credentials,
 )
+from cloudai.cli.sizes import parse_gib
 
 _FOLLOW_TICK_S = 0.5  # longest wait for new log bytes while a task runs
 _START_WAIT_S = 30.0  # longest single wait for a queued task to start
@@ -117,8 +118,20 @@ Shell = Annotated[
     str | None, typer.Option("--shell", "-c", help="A string run with /bin/sh -c instead.")
 ]
 Cpu = Annotated[float | None, typer.Option("--cpu", help="Cores (default 1).")]
-Memory = Annotated[float | None, typer.Option("--memory", help="GB (default 0.5).")]
-Storage = Annotated[float | None, typer.Option("--storage", help="GB (default 1).")]
+Memory = Annotated[
+    float | None,
+    typer.Option(
+        "--memory", parser=parse_gib, metavar="SIZE", show_default=False,
+        help="GiB (0.5) or docker-style (512m, 2g); default 0.5 GiB.",
+    ),
+]  # fmt: skip
+Storage = Annotated[
+    float | None,
+    typer.Option(
+        "--storage", parser=parse_gib, metavar="SIZE", show_default=False,
+        help="GiB (1) or docker-style (512m, 2g); default 1 GiB.",
+    ),
+]  # fmt: skip
 Gpu = Annotated[int | None, typer.Option("--gpu", help="Whole GPUs (default 0).")]
 Tag = Annotated[str | None, typer.Option("--tag", help="Task type.")]
 K = Annotated[float | None, typer.Option("--k", help="SLA multiplier, 1.5-2.5 (default 2).")]

@@ -1,0 +1,193 @@
+"""`cloudai up`, `cloudai master`, `cloudai worker`: their flags, and nothing heavy.
+
+Each body imports its process (the master, the worker, FastAPI, SQLAlchemy, gRPC, the
+Docker SDK) only when it runs, so `cloudai --help` and the HTTP verbs start without them.
+Every flag reads exactly one CLOUDAI_ variable, the one its help shows, and it is the
+variable `cloudai.config` reads for the same setting (tests/unit/cli checks they agree).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+# The same choices as cloudai.config's SchedulerName and ExecutorKind, repeated here because
+# importing the settings module costs pydantic (a third of a second) on every command.
+Scheduler = Literal["round_robin", "best_fit", "spread", "rts", "agent"]
+Executor = Literal["docker", "process"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+_STATE = "$STATE_DIRECTORY under systemd, else"
+MasterDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", envvar="CLOUDAI_DATA_DIR", help="Database, secrets and task files.",
+        show_default=f"{_STATE} $XDG_DATA_HOME/cloudai",
+    ),
+]  # fmt: skip
+Host = Annotated[
+    str, typer.Option("--host", envvar="CLOUDAI_HOST", help="Listen address of REST and gRPC.")
+]
+HttpPort = Annotated[
+    int,
+    typer.Option(
+        "--http-port", envvar="CLOUDAI_HTTP_PORT", min=0, max=65535, help="REST API; 0: any."
+    ),
+]
+GrpcPort = Annotated[
+    int,
+    typer.Option(
+        "--grpc-port", envvar="CLOUDAI_GRPC_PORT", min=0, max=65535, help="For workers; 0: any."
+    ),
+]
+SchedulerOption = Annotated[
+    Scheduler,
+    typer.Option("--scheduler", envvar="CLOUDAI_SCHEDULER", help="How queued tasks are placed."),
+]
+LogLevelOption = Annotated[
+    LogLevel, typer.Option("--log-level", envvar="CLOUDAI_LOG_LEVEL", case_sensitive=False)
+]
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers", envvar="CLOUDAI_WORKERS", min=1, max=64,
+        help="Local workers; they share this machine's capacity evenly.",
+    ),
+]  # fmt: skip
+UpExecutor = Annotated[
+    Executor | None,
+    typer.Option(
+        "--executor", envvar="CLOUDAI_EXECUTOR", help="How tasks run.",
+        show_default="docker when dockerd answers, else process (unsandboxed)",
+    ),
+]  # fmt: skip
+Db = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="CLOUDAI_DB", show_default="SQLite in the data directory",
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db "
+        "(needs pip install 'cloudai\\[postgres]').",
+    ),
+]  # fmt: skip
+MasterJoinToken = Annotated[
+    str | None,
+    typer.Option(
+        "--join-token", envvar="CLOUDAI_JOIN_TOKEN", help="Workers must present it.",
+        show_default="generated once, kept in DATA_DIR/secrets/join-token",
+    ),
+]  # fmt: skip
+
+
+def up(
+    workers: Workers = 1, executor: UpExecutor = None, data_dir: MasterDataDir = None,
+    host: Host = "127.0.0.1", http_port: HttpPort = 8080, grpc_port: GrpcPort = 50051,
+    scheduler: SchedulerOption = "round_robin", log_level: LogLevelOption = "warning",
+) -> None:  # fmt: skip
+    """Start a master and local workers on embedded SQLite; Ctrl-C stops everything."""
+    from cloudai.launch import run  # the whole server side, loaded only now
+
+    fields = _given(data_dir=data_dir, http_host=host, grpc_host=host, http_port=http_port,
+                    grpc_port=grpc_port, scheduler=scheduler)  # fmt: skip
+    run.up(log_level, fields, workers=workers, executor=executor)
+
+
+def master(
+    data_dir: MasterDataDir = None, host: Host = "127.0.0.1", http_port: HttpPort = 8080,
+    grpc_port: GrpcPort = 50051, db: Db = None, join_token: MasterJoinToken = None,
+    scheduler: SchedulerOption = "round_robin", log_level: LogLevelOption = "info",
+) -> None:  # fmt: skip
+    """Run the master alone: REST on --http-port, gRPC for workers on --grpc-port."""
+    from cloudai.launch import run
+
+    fields = _given(data_dir=data_dir, http_host=host, grpc_host=host, http_port=http_port,
+                    grpc_port=grpc_port, db=db, join_token=join_token,
+                    scheduler=scheduler)  # fmt: skip
+    run.master(log_level, fields)
+
+
+MasterAddress = Annotated[
+    str,
+    typer.Option(
+        "--master", envvar="CLOUDAI_MASTER", show_default=False,
+        help="The master's gRPC address, HOST:PORT.",
+    ),
+]  # fmt: skip
+WorkerJoinToken = Annotated[
+    str | None,
+    typer.Option(
+        "--join-token", envvar="CLOUDAI_JOIN_TOKEN", show_default=False,
+        help="The cluster's join token (the master prints it, and keeps it in "
+        "DATA_DIR/secrets/join-token). Required.",
+    ),
+]  # fmt: skip
+# The flag's old name, accepted quietly; it reads no variable (CLOUDAI_TOKEN is the CLI's).
+OldJoinToken = Annotated[str | None, typer.Option("--token", hidden=True)]
+WorkerHost = Annotated[
+    str, typer.Option("--host", envvar="CLOUDAI_WORKER_HOST", help="Listen address.")
+]
+WorkerPort = Annotated[
+    int,
+    typer.Option("--port", envvar="CLOUDAI_WORKER_PORT", min=0, max=65535, help="gRPC; 0: any."),
+]
+Advertise = Annotated[
+    str | None,
+    typer.Option(
+        "--advertise", envvar="CLOUDAI_WORKER_ADVERTISE", show_default="the listen address",
+        help="HOST[:PORT] the master dials.",
+    ),
+]  # fmt: skip
+WorkerId = Annotated[
+    str | None,
+    typer.Option(
+        "--id", envvar="CLOUDAI_WORKER_ID", show_default="HOSTNAME-PORT", help="Worker id."
+    ),
+]
+WorkerDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", envvar="CLOUDAI_DATA_DIR", help="Task logs and outputs.",
+        show_default=f"{_STATE} $XDG_DATA_HOME/cloudai/worker",
+    ),
+]  # fmt: skip
+WorkerExecutor = Annotated[
+    Executor,
+    typer.Option(
+        "--executor", envvar="CLOUDAI_EXECUTOR",
+        help="docker: sandboxed containers; process: plain local processes, unsandboxed.",
+    ),
+]  # fmt: skip
+
+
+def worker(
+    master: MasterAddress, join_token: WorkerJoinToken = None, token: OldJoinToken = None,
+    host: WorkerHost = "127.0.0.1", port: WorkerPort = 50052, advertise: Advertise = None,
+    worker_id: WorkerId = None, data_dir: WorkerDataDir = None,
+    executor: WorkerExecutor = "docker", log_level: LogLevelOption = "info",
+) -> None:  # fmt: skip
+    """Run a worker that joins the master at --master with the cluster's join token."""
+    secret = join_token or token
+    if not secret:
+        raise typer.BadParameter(
+            "the join token is required: pass --join-token or set CLOUDAI_JOIN_TOKEN",
+            param_hint="'--join-token'",
+        )
+    from cloudai.launch import run
+
+    fields = _given(master=master, token=secret, host=host, port=port, advertise=advertise,
+                    id=worker_id, data_dir=data_dir, executor=executor)  # fmt: skip
+    run.worker(log_level, fields)
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """Flags that have a value; the settings' own defaults cover the rest."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the process commands to the `cloudai` command."""
+    panel = "Run CloudAI"
+    app.command("up", rich_help_panel=panel)(up)
+    app.command("master", rich_help_panel=panel)(master)
+    app.command("worker", rich_help_panel=panel)(worker)

@@ -1,0 +1,113 @@
+"""Running the long-lived processes: `up` (everything), `master`, `worker`.
+
+Each is one asyncio program that builds its apps, runs until a stop signal (SIGINT,
+SIGTERM, SIGHUP) or a fatal error, and stops them in a fixed order: workers (and their
+containers) first, then the master. The stop sequence always runs to its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from cloudai.cli import render
+from cloudai.config import ExecutorKind, MasterSettings, WorkerSettings
+from cloudai.launch import banner
+from cloudai.launch.signals import StopSignals
+from cloudai.master.app import MasterApp
+from cloudai.worker.app import WorkerApp
+from cloudai.worker.executors.docker import docker_available
+from cloudai.worker.telemetry import detect_capacity
+
+
+@dataclass(frozen=True, slots=True)
+class UpOptions:
+    workers: int
+    executor: ExecutorKind | None  # None: docker when a daemon answers, else process
+
+
+async def run_up(master_settings: MasterSettings, options: UpOptions) -> None:
+    with StopSignals() as stop:
+        executor = options.executor or await _pick_executor()
+        master = MasterApp(master_settings)
+        await master.start()  # outside the try: stop() after a half-done start hides its error
+        workers: list[WorkerApp] = []
+        try:
+            for settings in _local_workers(master, options.workers, executor):
+                if stop.requested.is_set():
+                    return
+                worker = WorkerApp(settings)
+                await worker.start()
+                workers.append(worker)
+            registered = asyncio.gather(*(w.registered.wait() for w in workers))
+            if not await stop.unless_stopped(registered):
+                return
+            terminal = render.stdout_is_terminal()
+            render.block(
+                banner.up_lines(master, [w.worker_id for w in workers], executor, terminal)
+            )
+            await stop.wait(*(w.failed for w in workers))
+        finally:
+            render.info("stopping: workers and their containers first, then the master")
+            for worker in workers:
+                await worker.stop()
+            await master.stop()
+
+
+async def _pick_executor() -> ExecutorKind:
+    if await asyncio.to_thread(docker_available):
+        return "docker"
+    render.warn(
+        "Docker is not reachable: tasks will run as plain local processes, "
+        "WITHOUT a sandbox (no isolation, no resource limits). Start dockerd and "
+        "run `cloudai up` again for sandboxed execution."
+    )
+    return "process"
+
+
+def _local_workers(master: MasterApp, count: int, executor: ExecutorKind) -> list[WorkerSettings]:
+    """Split this machine evenly among the local workers, so the cluster never
+    promises more than the machine has."""
+    data_dir: Path = master.settings.data_dir / "workers"
+    machine = detect_capacity(data_dir)
+    return [
+        WorkerSettings(
+            master=f"127.0.0.1:{master.grpc_port}",
+            token=SecretStr(master.secrets.join_token),
+            host="127.0.0.1",
+            port=0,
+            id=f"local-{index + 1}",
+            data_dir=data_dir,
+            executor=executor,
+            cpu=round(machine.cpu / count, 2),
+            memory_gb=round(machine.memory_gb / count, 2),
+        )
+        for index in range(count)
+    ]
+
+
+async def run_master(settings: MasterSettings) -> None:
+    with StopSignals() as stop:
+        master = MasterApp(settings)
+        await master.start()
+        try:
+            render.block(banner.master_lines(master, render.stdout_is_terminal()))
+            await stop.wait()
+        finally:
+            render.info("stopping the master")
+            await master.stop()
+
+
+async def run_worker(settings: WorkerSettings) -> None:
+    with StopSignals() as stop:
+        worker = WorkerApp(settings)
+        await worker.start()
+        try:
+            render.info(banner.worker_line(worker))
+            await stop.wait(worker.failed)
+        finally:
+            render.info("stopping: running tasks first")
+            await worker.stop()
