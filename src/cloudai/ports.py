@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
+from cloudai.domain.resources import Resources
 from cloudai.domain.task import Attempt, OutputFile, Task, TaskEvent, TaskResult, TaskStatus
 from cloudai.domain.users import User
 from cloudai.domain.workers import Worker
@@ -48,6 +50,14 @@ class FakeClock:
         self._mono += seconds
 
 
+class Claim(StrEnum):
+    """How a placement's claim on a worker ended (`Store.claim_task`)."""
+
+    CLAIMED = "claimed"
+    TASK_CHANGED = "task_changed"  # no longer queued at that epoch: cancelled or placed
+    NO_CAPACITY = "no_capacity"  # the worker is full (or gone) by now
+
+
 class Store(Protocol):
     """Persistence of every durable fact. The database is the source of truth.
 
@@ -82,9 +92,19 @@ class Store(Protocol):
         limit: int = 100,
         offset: int = 0,
         newest_first: bool = False,
+        worker_id: str | None = None,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Task]:
         """Oldest first by default (the queue order: created_at, then task_id);
-        newest first for listings shown to people."""
+        newest first for listings shown to people. `after` (oldest first only) is a
+        (created_at, task_id) key: only rows after it, for paging a changing set."""
+        ...
+
+    async def list_finished(
+        self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000
+    ) -> list[Task]:
+        """Tasks that ended at or after `since`, by (finished_at, task_id); `after`
+        pages on that key."""
         ...
 
     async def save_task(
@@ -101,6 +121,21 @@ class Store(Protocol):
         (expected_status, expected_epoch); in the same transaction append `events`,
         upsert `attempt` (key task_id+epoch) and upsert `result` (key task_id).
         Returns False, writing nothing, when the row changed underneath."""
+        ...
+
+    async def claim_task(
+        self,
+        task: Task,
+        *,
+        expected_epoch: int,
+        capacity: Resources,
+        events: Sequence[TaskEvent] = (),
+        attempt: Attempt | None = None,
+    ) -> Claim:
+        """Place `task` (its new row names the worker) only if the stored row is still
+        queued at `expected_epoch` AND what the worker's holding tasks ask plus this
+        task's request fits in `capacity` — checked and written in one transaction,
+        serialised per worker, so concurrent appliers can never overbook a worker."""
         ...
 
     async def list_events(self, task_id: str) -> list[TaskEvent]: ...

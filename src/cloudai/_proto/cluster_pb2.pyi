@@ -191,6 +191,7 @@ class RunningTask(_message.Message):
     cpu_allocated: _builtins.float
     memory_allocated: _builtins.float
     status: _builtins.str
+    """"running" once started; "starting" before (added meaning)"""
     gpu_allocated: _builtins.int
     epoch: _builtins.int
     """added"""
@@ -238,6 +239,26 @@ Global___TaskEpoch: _TypeAlias = TaskEpoch  # noqa: Y015
 class Task(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class EnvEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TASK_ID_FIELD_NUMBER: _builtins.int
     DOCKER_IMAGE_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
@@ -253,6 +274,9 @@ class Task(_message.Message):
     SUBMITTED_AT_FIELD_NUMBER: _builtins.int
     EPOCH_FIELD_NUMBER: _builtins.int
     COMMAND_ARGV_FIELD_NUMBER: _builtins.int
+    ENV_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     docker_image: _builtins.str
     command: _builtins.str
@@ -272,9 +296,17 @@ class Task(_message.Message):
     """unix seconds"""
     epoch: _builtins.int
     """added: attempt fencing token"""
+    timeout_seconds: _builtins.float
+    """added: 0 means none (the master enforces it too)"""
+    priority: _builtins.int
+    """added: higher first (informational on the worker)"""
     @_builtins.property
     def command_argv(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """added: exec form, run as argv without a shell"""
+
+    @_builtins.property
+    def env(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """added: environment variables of the task"""
 
     def __init__(
         self,
@@ -294,14 +326,52 @@ class Task(_message.Message):
         submitted_at: _builtins.int = ...,
         epoch: _builtins.int = ...,
         command_argv: _abc.Iterable[_builtins.str] | None = ...,
+        env: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        timeout_seconds: _builtins.float = ...,
+        priority: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "command_argv", b"command_argv", "docker_image", b"docker_image", "epoch", b"epoch", "req_cpu", b"req_cpu", "req_gpu", b"req_gpu", "req_memory", b"req_memory", "req_storage", b"req_storage", "sla_multiplier", b"sla_multiplier", "submitted_at", b"submitted_at", "target_worker_id", b"target_worker_id", "task_id", b"task_id", "task_name", b"task_name", "task_type", b"task_type", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "command_argv", b"command_argv", "docker_image", b"docker_image", "env", b"env", "epoch", b"epoch", "priority", b"priority", "req_cpu", b"req_cpu", "req_gpu", b"req_gpu", "req_memory", b"req_memory", "req_storage", b"req_storage", "sla_multiplier", b"sla_multiplier", "submitted_at", b"submitted_at", "target_worker_id", b"target_worker_id", "task_id", b"task_id", "task_name", b"task_name", "task_type", b"task_type", "timeout_seconds", b"timeout_seconds", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Task: _TypeAlias = Task  # noqa: Y015
+
+@_typing.final
+class TaskProgress(_message.Message):
+    """added"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    epoch: _builtins.int
+    phase: _builtins.str
+    """"started" """
+    at_ms: _builtins.int
+    """when it happened, on the worker's clock"""
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        epoch: _builtins.int = ...,
+        phase: _builtins.str = ...,
+        at_ms: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "epoch", b"epoch", "message", b"message", "phase", b"phase", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskProgress: _TypeAlias = TaskProgress  # noqa: Y015
 
 @_typing.final
 class TaskAck(_message.Message):
@@ -388,6 +458,7 @@ class TaskResult(_message.Message):
     STARTED_AT_MS_FIELD_NUMBER: _builtins.int
     FINISHED_AT_MS_FIELD_NUMBER: _builtins.int
     LOG_SIZE_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     worker_id: _builtins.str
     status: _builtins.str
@@ -411,6 +482,10 @@ class TaskResult(_message.Message):
     """added"""
     log_size: _builtins.int
     """added: bytes of the full log"""
+    failure: _builtins.str
+    """added: why it failed, which decides a retry: exit | oom | timeout | cancelled |
+    image | storage | pull_timeout | executor | interrupted ("" when it succeeded)
+    """
     @_builtins.property
     def output_files(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -430,10 +505,11 @@ class TaskResult(_message.Message):
         started_at_ms: _builtins.int = ...,
         finished_at_ms: _builtins.int = ...,
         log_size: _builtins.int = ...,
+        failure: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "exit_code", b"exit_code", "finished_at_ms", b"finished_at_ms", "has_exit_code", b"has_exit_code", "log_size", b"log_size", "logs", b"logs", "oom_killed", b"oom_killed", "output_files", b"output_files", "reason", b"reason", "result_location", b"result_location", "started_at_ms", b"started_at_ms", "status", b"status", "task_id", b"task_id", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "exit_code", b"exit_code", "failure", b"failure", "finished_at_ms", b"finished_at_ms", "has_exit_code", b"has_exit_code", "log_size", b"log_size", "logs", b"logs", "oom_killed", b"oom_killed", "output_files", b"output_files", "reason", b"reason", "result_location", b"result_location", "started_at_ms", b"started_at_ms", "status", b"status", "task_id", b"task_id", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -54,6 +54,11 @@ class MasterWorkerStub:
                 request_serializer=cluster__pb2.FileChunk.SerializeToString,
                 response_deserializer=cluster__pb2.FileUploadAck.FromString,
                 _registered_method=True)
+        self.ReportTaskProgress = channel.unary_unary(
+                '/cluster.MasterWorker/ReportTaskProgress',
+                request_serializer=cluster__pb2.TaskProgress.SerializeToString,
+                response_deserializer=cluster__pb2.Ack.FromString,
+                _registered_method=True)
         self.MasterRegister = channel.unary_unary(
                 '/cluster.MasterWorker/MasterRegister',
                 request_serializer=cluster__pb2.MasterInfo.SerializeToString,
@@ -100,6 +105,14 @@ class MasterWorkerServicer:
 
     def UploadTaskFiles(self, request_iterator, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportTaskProgress(self, request, context):
+        """added: an attempt moved on the worker ("started": its container or process really
+        runs). The master records `running` only on this (or a heartbeat saying so).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -151,6 +164,11 @@ def add_MasterWorkerServicer_to_server(servicer, server):
                     servicer.UploadTaskFiles,
                     request_deserializer=cluster__pb2.FileChunk.FromString,
                     response_serializer=cluster__pb2.FileUploadAck.SerializeToString,
+            ),
+            'ReportTaskProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportTaskProgress,
+                    request_deserializer=cluster__pb2.TaskProgress.FromString,
+                    response_serializer=cluster__pb2.Ack.SerializeToString,
             ),
             'MasterRegister': grpc.unary_unary_rpc_method_handler(
                     servicer.MasterRegister,
@@ -281,6 +299,33 @@ class MasterWorker:
             '/cluster.MasterWorker/UploadTaskFiles',
             cluster__pb2.FileChunk.SerializeToString,
             cluster__pb2.FileUploadAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportTaskProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cluster.MasterWorker/ReportTaskProgress',
+            cluster__pb2.TaskProgress.SerializeToString,
+            cluster__pb2.Ack.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,10 @@ class MasterWorkerStub:
     SendHeartbeat: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.Heartbeat, _cluster_pb2.HeartbeatAck]
     ReportTaskCompletion: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.TaskResult, _cluster_pb2.Ack]
     UploadTaskFiles: _grpc.StreamUnaryMultiCallable[_cluster_pb2.FileChunk, _cluster_pb2.FileUploadAck]
+    ReportTaskProgress: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.TaskProgress, _cluster_pb2.Ack]
+    """added: an attempt moved on the worker ("started": its container or process really
+    runs). The master records `running` only on this (or a heartbeat saying so).
+    """
     MasterRegister: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.MasterInfo, _cluster_pb2.RegisterAck]
     """master -> worker"""
     AssignTask: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.Task, _cluster_pb2.TaskAck]
@@ -53,6 +57,10 @@ class MasterWorkerAsyncStub(MasterWorkerStub):
     SendHeartbeat: _aio.UnaryUnaryMultiCallable[_cluster_pb2.Heartbeat, _cluster_pb2.HeartbeatAck]  # type: ignore[assignment]
     ReportTaskCompletion: _aio.UnaryUnaryMultiCallable[_cluster_pb2.TaskResult, _cluster_pb2.Ack]  # type: ignore[assignment]
     UploadTaskFiles: _aio.StreamUnaryMultiCallable[_cluster_pb2.FileChunk, _cluster_pb2.FileUploadAck]  # type: ignore[assignment]
+    ReportTaskProgress: _aio.UnaryUnaryMultiCallable[_cluster_pb2.TaskProgress, _cluster_pb2.Ack]  # type: ignore[assignment]
+    """added: an attempt moved on the worker ("started": its container or process really
+    runs). The master records `running` only on this (or a heartbeat saying so).
+    """
     MasterRegister: _aio.UnaryUnaryMultiCallable[_cluster_pb2.MasterInfo, _cluster_pb2.RegisterAck]  # type: ignore[assignment]
     """master -> worker"""
     AssignTask: _aio.UnaryUnaryMultiCallable[_cluster_pb2.Task, _cluster_pb2.TaskAck]  # type: ignore[assignment]
@@ -88,6 +96,16 @@ class MasterWorkerServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_cluster_pb2.FileChunk],
         context: _ServicerContext,
     ) -> _typing.Union[_cluster_pb2.FileUploadAck, _abc.Awaitable[_cluster_pb2.FileUploadAck]]: ...
+
+    @_abc_1.abstractmethod
+    def ReportTaskProgress(
+        self,
+        request: _cluster_pb2.TaskProgress,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cluster_pb2.Ack, _abc.Awaitable[_cluster_pb2.Ack]]:
+        """added: an attempt moved on the worker ("started": its container or process really
+        runs). The master records `running` only on this (or a heartbeat saying so).
+        """
 
     @_abc_1.abstractmethod
     def MasterRegister(

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cloudai.domain.resources import DEFAULT_REQUEST, Resources
-from cloudai.domain.task import Attempt, OutputFile, Task, TaskEvent, TaskSpec, TaskStatus
+from cloudai.domain.task import (
+    DEFAULT_MAX_RETRIES,
+    Attempt,
+    OutputFile,
+    Task,
+    TaskEvent,
+    TaskSpec,
+    TaskStatus,
+)
 from cloudai.domain.users import User
 
 _MAX_COMMAND = 64 * 1024
+_MAX_ENV_VALUE = 32 * 1024
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 
 
 class RegisterIn(BaseModel):
@@ -65,6 +76,23 @@ class TaskIn(BaseModel):
     tag: Annotated[str, Field(max_length=64)] = ""
     k_value: Annotated[float, Field(ge=1.5, le=2.5)] = 2.0
     name: Annotated[str, Field(max_length=200)] = ""
+    task_type: Annotated[str, Field(max_length=64)] = ""  # "" : inferred from tag and request
+    # Higher first; users may lower their own (negative), only admins raise above 0.
+    priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+    max_retries: Annotated[int, Field(ge=0, le=100)] = DEFAULT_MAX_RETRIES
+    timeout_seconds: Annotated[float | None, Field(gt=0, le=30 * 24 * 3600)] = None
+    env: Annotated[dict[str, str], Field(max_length=256)] = {}
+    target_worker_id: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if not _ENV_NAME.fullmatch(key):
+                raise ValueError(f"environment variable name {key!r} is not valid")
+            if len(item) > _MAX_ENV_VALUE:
+                raise ValueError(f"environment variable {key} longer than {_MAX_ENV_VALUE}")
+        return value
 
     @field_validator("command")
     @classmethod
@@ -90,6 +118,12 @@ class TaskIn(BaseModel):
             tag=self.tag,
             k_value=self.k_value,
             name=self.name,
+            priority=self.priority,
+            max_retries=self.max_retries,
+            timeout_s=self.timeout_seconds,
+            env=dict(self.env),
+            target_worker_id=self.target_worker_id,
+            task_type=self.task_type,
         )
 
 
@@ -97,6 +131,9 @@ class SubmitOut(BaseModel):
     task_id: str
     status: TaskStatus
     message: str
+    task_type: str
+    deadline: datetime | None
+    warning: str | None = None  # what the user may not expect (an inferred type, no fit)
 
 
 class EventOut(BaseModel):
@@ -149,6 +186,17 @@ class TaskOut(BaseModel):
     status: TaskStatus
     reason: str
     pending_reason: str | None = None
+    queue_position: int | None = None
+    priority: int
+    task_type: str
+    max_retries: int
+    retries: int
+    timeout_seconds: float | None
+    env: dict[str, str]
+    target_worker_id: str | None
+    tau_seconds: float
+    deadline: datetime | None
+    sla_met: bool | None
     worker_id: str | None
     exit_code: int | None
     attempt: int
@@ -158,13 +206,19 @@ class TaskOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, t: Task, pending_reason: str | None = None) -> TaskOut:
+    def of(
+        cls, t: Task, pending_reason: str | None = None, queue_position: int | None = None
+    ) -> TaskOut:
         return cls(
             task_id=t.task_id, name=t.name, user_id=t.user_id, docker_image=t.docker_image,
             command=t.command, cpu_required=t.request.cpu, memory_required=t.request.memory_gb,
             storage_required=t.request.storage_gb, gpu_required=t.request.gpu, tag=t.tag,
             k_value=t.k_value, status=t.status, reason=t.reason, pending_reason=pending_reason,
-            worker_id=t.worker_id, exit_code=t.exit_code, attempt=t.epoch,
+            queue_position=queue_position, priority=t.priority, task_type=t.task_type,
+            max_retries=t.max_retries, retries=t.retries, timeout_seconds=t.timeout_s,
+            env=dict(t.env), target_worker_id=t.target_worker_id, tau_seconds=t.tau_s,
+            deadline=t.deadline, sla_met=t.sla_met, worker_id=t.worker_id,
+            exit_code=t.exit_code, attempt=t.epoch,
             created_at=t.created_at, updated_at=t.updated_at, started_at=t.started_at,
             finished_at=t.finished_at,
         )  # fmt: skip

@@ -11,9 +11,11 @@ older epoch than the task's current one are rejected by the services.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from cloudai.domain.errors import InvalidTransition
 from cloudai.domain.resources import Resources
@@ -58,16 +60,70 @@ ALLOWED: frozenset[tuple[TaskStatus, TaskStatus]] = frozenset(
 
 
 class AttemptStatus(StrEnum):
-    ASSIGNED = "assigned"
-    RUNNING = "running"
+    ASSIGNED = "assigned"  # handed to the worker; nothing runs yet
+    RUNNING = "running"  # the worker reported its container (or process) started
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    REFUSED = "refused"
-    LOST = "lost"
+    REFUSED = "refused"  # the worker refused it or could not be reached
+    LOST = "lost"  # the worker vanished or no longer has it
+    INTERRUPTED = "interrupted"  # an operator stopped or drained the worker
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (AttemptStatus.ASSIGNED, AttemptStatus.RUNNING)
 
 
-@dataclass(slots=True)
+_A = AttemptStatus
+_ATTEMPT_ENDS = frozenset(s for s in AttemptStatus if s.is_final)
+ATTEMPT_ALLOWED: frozenset[tuple[AttemptStatus, AttemptStatus]] = frozenset(
+    {(_A.ASSIGNED, _A.RUNNING)}
+    | {(_A.ASSIGNED, end) for end in _ATTEMPT_ENDS}
+    | {(_A.RUNNING, end) for end in _ATTEMPT_ENDS - {_A.REFUSED}}  # a started run was accepted
+)
+
+
+class Failure(StrEnum):
+    """Why an attempt did not succeed; it decides whether the task runs again."""
+
+    EXIT = "exit"  # the task's own non-zero exit
+    OOM = "oom"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    IMAGE = "image"  # image not found or unauthorised
+    STORAGE = "storage"  # output storage full
+    LOST = "lost"  # worker lost mid-run
+    PULL_TIMEOUT = "pull_timeout"
+    EXECUTOR = "executor"  # the worker's runtime failed (daemon error, crash)
+    UNREACHABLE = "unreachable"  # the assignment never reached the worker, or it refused
+    INTERRUPTED = "interrupted"  # an operator's stop or drain
+
+
+class RetryRule(StrEnum):
+    FINAL = "final"  # the task ends with this attempt
+    COUNTED = "counted"  # runs again while retries remain
+    FREE = "free"  # runs again without spending a retry
+
+
+RETRY_RULE: dict[Failure, RetryRule] = {
+    Failure.EXIT: RetryRule.FINAL,
+    Failure.OOM: RetryRule.FINAL,
+    Failure.TIMEOUT: RetryRule.FINAL,
+    Failure.CANCELLED: RetryRule.FINAL,
+    Failure.IMAGE: RetryRule.FINAL,
+    Failure.STORAGE: RetryRule.FINAL,
+    Failure.LOST: RetryRule.COUNTED,
+    Failure.PULL_TIMEOUT: RetryRule.COUNTED,
+    Failure.EXECUTOR: RetryRule.COUNTED,
+    Failure.UNREACHABLE: RetryRule.FREE,
+    Failure.INTERRUPTED: RetryRule.FREE,
+}
+
+DEFAULT_MAX_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     task_id: str
     user_id: str
@@ -86,6 +142,16 @@ class Task:
     exit_code: int | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    priority: int = 0  # higher first
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retries: int = 0  # counted retries spent so far
+    timeout_s: float | None = None  # a running attempt is stopped after this long
+    env: Mapping[str, str] = field(default_factory=dict)
+    target_worker_id: str | None = None  # only this worker may run it
+    task_type: str = "mixed"  # one of sla.TASK_TYPES (inferred from the tag when needed)
+    tau_s: float = 0.0  # the expected duration used for its deadline
+    deadline: datetime | None = None  # created_at + k * tau_s
+    sla_met: bool | None = None  # set when it ends (None: cancelled, or not ended)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +164,7 @@ class TaskEvent:
     epoch: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     task_id: str
     epoch: int
@@ -133,19 +199,30 @@ class OutputFile:
     sha256: str
 
 
-def transition(task: Task, to: TaskStatus, *, at: datetime, reason: str = "") -> TaskEvent:
-    """Move `task` to `to` (in place) if the table allows it; return the event to record."""
+def transition(
+    task: Task, to: TaskStatus, *, at: datetime, reason: str = "", **changes: Any
+) -> tuple[Task, TaskEvent]:
+    """The task moved to `to` (with `changes` to other fields) if the table allows it,
+    and the event to record. Pure: `task` itself is left as it was."""
     if (task.status, to) not in ALLOWED:
         raise InvalidTransition(f"task {task.task_id}: {task.status} -> {to} is not allowed")
-    event = TaskEvent(task.task_id, at, task.status, to, reason, task.epoch)
-    task.status = to
-    task.reason = reason
-    task.updated_at = at
+    epoch = changes.get("epoch", task.epoch)
+    event = TaskEvent(task.task_id, at, task.status, to, reason, epoch)
     if to is TaskStatus.RUNNING and task.started_at is None:
-        task.started_at = at
+        changes.setdefault("started_at", at)
     if to.is_terminal:
-        task.finished_at = at
-    return event
+        changes.setdefault("finished_at", at)
+    moved = replace(task, status=to, reason=reason, updated_at=at, **changes)
+    return moved, event
+
+
+def move_attempt(attempt: Attempt, to: AttemptStatus, **changes: Any) -> Attempt:
+    """The attempt in its new status, if its table allows the change."""
+    if (attempt.status, to) not in ATTEMPT_ALLOWED:
+        raise InvalidTransition(
+            f"attempt {attempt.task_id}/{attempt.epoch}: {attempt.status} -> {to} is not allowed"
+        )
+    return replace(attempt, status=to, **changes)
 
 
 def submitted_event(task: Task) -> TaskEvent:
@@ -162,6 +239,12 @@ class TaskSpec:
     tag: str = ""
     k_value: float = 2.0
     name: str = ""
+    priority: int = 0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout_s: float | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    target_worker_id: str | None = None
+    task_type: str = ""  # "" or not one of the six: inferred (the tag is kept as given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +259,4 @@ class AttemptReport:
     reason: str
     oom_killed: bool
     log_size: int
+    failure: Failure | None = None  # why it failed; None when it succeeded

@@ -15,6 +15,14 @@ class WorkerStatus(StrEnum):
     LOST = "lost"  # its attempts were ended as lost
 
 
+class Eligibility(StrEnum):
+    """What an operator allows a worker to take (liveness is `WorkerStatus`)."""
+
+    OPEN = "open"  # takes new work
+    DRAINING = "draining"  # runs what it has, takes nothing new; removed when empty
+    CORDONED = "cordoned"  # runs what it has, takes nothing new, stays
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Percentages 0-100 measured on the worker."""
@@ -34,3 +42,4 @@ class Worker:
     registered_at: datetime
     last_heartbeat: datetime
     usage: Usage = Usage()
+    eligibility: Eligibility = Eligibility.OPEN

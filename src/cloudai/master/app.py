@@ -18,9 +18,7 @@ from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.api.app import create_app
 from cloudai.config import MasterSettings
 from cloudai.master.core import CoreOptions, MasterCore, Services, build_core
-from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.grpc_service import MasterWorkerService
-from cloudai.master.registry import WorkerRegistry
 from cloudai.master.worker_client import GrpcWorkerGateway
 from cloudai.ports import Store, SystemClock
 from cloudai.store.sql import open_store
@@ -100,9 +98,13 @@ class MasterApp:
             lost_after_s=s.heartbeat_lost_s,
             schedule_interval_s=s.schedule_interval_s,
             max_upload_bytes=s.max_upload_bytes,
+            scheduler=s.scheduler,
+            fair_share_half_life_s=s.fair_share_half_life_s,
+            agent_timeout_s=s.agent_timeout_s,
         )
         core = self.core = build_core(store, SystemClock(), gateway, options)
         await core.registry.load()
+        await core.accounting.load(store)
         self.admin_password_works = await core.accounts.ensure_admin(
             s.admin_email, self.secrets.admin_password
         )
@@ -121,9 +123,7 @@ class MasterApp:
         await self._start_http(core.services)
         self._tasks = [
             asyncio.create_task(core.dispatcher.run(), name="dispatcher"),
-            asyncio.create_task(
-                self._watch_liveness(core.registry, core.dispatcher), name="liveness"
-            ),
+            asyncio.create_task(self._watch_liveness(core), name="liveness"),
         ]
         logger.info("master started", extra={"http": self.http_port, "grpc": self.grpc_port})
 
@@ -158,13 +158,16 @@ class MasterApp:
         self.http_port = server.servers[0].sockets[0].getsockname()[1]
         self._serving = serving
 
-    async def _watch_liveness(self, registry: WorkerRegistry, dispatcher: Dispatcher) -> None:
+    async def _watch_liveness(self, core: MasterCore) -> None:
+        """Lost workers' attempts end; attempts past their timeout end and are stopped."""
         interval = max(self.settings.heartbeat_suspect_s / 5, 0.5)
         while True:
             await asyncio.sleep(interval)
             try:
-                for worker_id in await registry.check_liveness():
-                    await dispatcher.worker_lost(worker_id)
+                for worker_id in await core.registry.check_liveness():
+                    await core.dispatcher.worker_lost(worker_id)
+                for task in await core.lifecycle.timed_out():
+                    await core.tasks.stop_on_worker(task)
             except Exception:  # one failed check must not end liveness tracking
                 logger.exception("liveness check failed; retrying")
 
@@ -178,6 +181,8 @@ class MasterApp:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.core is not None:
+            await self.core.applier.close()
         if self._gateway is not None:
             await self._gateway.close()
         if self._store is not None:

@@ -7,13 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloudai.domain.lifecycle import Transition
+from cloudai.domain.task import TaskStatus
+from cloudai.master.accounting import Accounting
 from cloudai.master.accounts import AccountService
+from cloudai.master.agent import AgentLink
+from cloudai.master.applier import PlanApplier
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.files import FileArea
 from cloudai.master.gateway import WorkerGateway
 from cloudai.master.lifecycle import Lifecycle
 from cloudai.master.logs import LogService
 from cloudai.master.registry import WorkerRegistry
+from cloudai.master.snapshot import SnapshotBuilder
 from cloudai.master.tasks import TaskService
 from cloudai.master.transitions import TaskWriter
 from cloudai.master.uploads import UploadService
@@ -42,6 +48,9 @@ class CoreOptions:
     lost_after_s: float = 30.0
     schedule_interval_s: float = 1.0
     max_upload_bytes: int = 10 * 1024**3
+    scheduler: str = "round_robin"
+    fair_share_half_life_s: float = 3600.0
+    agent_timeout_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,9 @@ class MasterCore:
     registry: WorkerRegistry
     lifecycle: Lifecycle
     dispatcher: Dispatcher
+    applier: PlanApplier
+    accounting: Accounting
+    agent: AgentLink
     accounts: AccountService
     tasks: TaskService
     uploads: UploadService
@@ -66,27 +78,32 @@ def build_core(
         store, clock, suspect_after_s=options.suspect_after_s, lost_after_s=options.lost_after_s
     )
     watch = TaskWatch()
-    writer = TaskWriter(store, clock, watch)
+    accounting = Accounting(clock, half_life_s=options.fair_share_half_life_s)
+    writer = TaskWriter(store, watch, [accounting.observe])
     lifecycle = Lifecycle(store, clock, writer)
+    applier = PlanApplier(store, clock, registry, writer, gateway, lifecycle)
+    agent = AgentLink(clock, timeout_s=options.agent_timeout_s)
     dispatcher = Dispatcher(
-        store, clock, registry, gateway, lifecycle, writer, interval_s=options.schedule_interval_s
+        SnapshotBuilder(store, clock, registry, lifecycle, accounting),
+        applier,
+        lifecycle,
+        scheduler=options.scheduler,
+        interval_s=options.schedule_interval_s,
+        agent_active=agent.active,
     )
+    writer.observe(lambda _before, t: dispatcher.wake() if _frees_or_queues(t) else None)
     accounts = AccountService(store, clock, jwt_secret=options.jwt_secret, ttl_s=options.jwt_ttl_s)
     area = FileArea(options.data_dir)
-    tasks = TaskService(store, clock, registry, gateway, writer, watch, dispatcher.wake)
+    tasks = TaskService(store, clock, registry, gateway, writer, watch, accounting, dispatcher.wake)
     uploads = UploadService(store, area, watch, max_bytes=options.max_upload_bytes)
     logs = LogService(tasks, area, registry, gateway)
     services = Services(accounts, tasks, logs, area, registry, dispatcher)
     return MasterCore(
-        store,
-        clock,
-        gateway,
-        registry,
-        lifecycle,
-        dispatcher,
-        accounts,
-        tasks,
-        uploads,
-        watch,
-        services,
-    )
+        store, clock, gateway, registry, lifecycle, dispatcher, applier, accounting, agent,
+        accounts, tasks, uploads, watch, services,
+    )  # fmt: skip
+
+
+def _frees_or_queues(transition: Transition) -> bool:
+    status = transition.task.status
+    return status is TaskStatus.QUEUED or status.is_terminal

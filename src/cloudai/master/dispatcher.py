@@ -1,8 +1,10 @@
-"""The dispatcher: queue -> pure planner -> compare-and-set claim -> AssignTask.
+"""The dispatcher: snapshot -> a named pure policy -> the plan applier.
 
-One loop owns placement. It wakes on submit, on finish and on a timer; it never holds
-a lock across network I/O, and a placement that loses its compare-and-set (the task
-was cancelled meanwhile) is simply dropped.
+One loop owns placement. It wakes on submit, on every release and on a timer. It keeps
+the last plan's reasons and queue positions for the API. The policy is chosen by
+config and can be switched at run time by an admin; with the `agent` policy placement
+comes from an external agent (see agent.py), and the built-in fallback policy runs
+only while the agent is silent.
 """
 
 from __future__ import annotations
@@ -10,52 +12,92 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from cloudai.domain.errors import CloudAIError
-from cloudai.domain.resources import Resources
-from cloudai.domain.task import Attempt, Task, TaskStatus
-from cloudai.domain.workers import Worker
-from cloudai.master.gateway import WorkerGateway
+from cloudai.domain.errors import InvalidRequest
+from cloudai.master.applier import PlanApplier
 from cloudai.master.lifecycle import Lifecycle
-from cloudai.master.registry import WorkerRegistry
-from cloudai.master.transitions import Change, TaskWriter
-from cloudai.ports import Clock, Store
-from cloudai.scheduling.planner import Placement, QueuedTask, WorkerSlot, plan_round_robin
+from cloudai.master.snapshot import SnapshotBuilder
+from cloudai.scheduling.registry import SCHEDULER_NAMES, make_scheduler
+from cloudai.scheduling.snapshot import Placement, Plan, Scheduler, Snapshot
 
 logger = logging.getLogger(__name__)
 
-_QUEUE_SCAN_LIMIT = 10_000
+AGENT = "agent"
+
+
+@dataclass(slots=True)
+class QueueView:
+    """What the last pass decided about every queued task."""
+
+    pending: dict[str, str] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
+    reservations: dict[str, str] = field(default_factory=dict)
 
 
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
-        clock: Clock,
-        registry: WorkerRegistry,
-        gateway: WorkerGateway,
+        builder: SnapshotBuilder,
+        applier: PlanApplier,
         lifecycle: Lifecycle,
-        writer: TaskWriter,
         *,
+        scheduler: str,
+        fallback: str = "best_fit",
         interval_s: float,
+        agent_active: Callable[[], bool] = lambda: False,
     ) -> None:
-        self._writer = writer
-        self._store = store
-        self._clock = clock
-        self._registry = registry
-        self._gateway = gateway
+        self._builder = builder
+        self._applier = applier
         self._lifecycle = lifecycle
         self._interval_s = interval_s
+        self._agent_active = agent_active
         self._wakeup = asyncio.Event()
         self._cursor = 0
-        self._pending: dict[str, str] = {}
+        self._view = QueueView()
+        self._fallback = make_scheduler(fallback)
+        self._name = ""
+        self._policy: Scheduler = self._fallback
+        self.use(scheduler)
+
+    # --- the policy in use
+
+    @property
+    def scheduler(self) -> str:
+        return self._name
+
+    @staticmethod
+    def names() -> list[str]:
+        return [*SCHEDULER_NAMES, AGENT]
+
+    def use(self, name: str) -> None:
+        """Switch the policy (admins may, at run time)."""
+        if name == AGENT:
+            self._policy = self._fallback
+        else:
+            try:
+                self._policy = make_scheduler(name)
+            except (KeyError, ValueError) as exc:
+                raise InvalidRequest(
+                    f"unknown scheduler {name!r}; choose one of {', '.join(self.names())}"
+                ) from exc
+        self._name = name
+        logger.info("scheduler in use: %s", name)
+        self.wake()
+
+    # --- what the API shows
+
+    def pending_reason(self, task_id: str) -> str | None:
+        return self._view.pending.get(task_id)
+
+    def queue_position(self, task_id: str) -> int | None:
+        return self._view.positions.get(task_id)
+
+    # --- the loop
 
     def wake(self) -> None:
         self._wakeup.set()
-
-    def pending_reason(self, task_id: str) -> str | None:
-        return self._pending.get(task_id)
 
     async def run(self) -> None:
         while True:
@@ -67,55 +109,36 @@ class Dispatcher:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._interval_s)
             self._wakeup.clear()
 
+    async def snapshot(self) -> Snapshot:
+        return await self._builder.build(self._cursor)
+
     async def schedule_once(self) -> list[Placement]:
-        """One pass: plan against a fresh snapshot, then claim and hand over each placement."""
-        queued = await self._store.list_tasks(statuses=[TaskStatus.QUEUED], limit=_QUEUE_SCAN_LIMIT)
-        workers = self._registry.active()
-        slots = await self._slots(workers)
-        plan = plan_round_robin(
-            slots, [QueuedTask(t.task_id, t.request) for t in queued], self._cursor
-        )
-        self._cursor = plan.next_cursor
-        self._pending = plan.pending
-        by_id = {w.worker_id: w for w in workers}
-        for placement in plan.placements:
-            await self._place(placement, by_id[placement.worker_id])
-        return plan.placements
+        """One pass: plan against a fresh snapshot, then apply the plan. With the agent
+        in charge and heard from recently, only reasons and positions are refreshed."""
+        snapshot = await self.snapshot()
+        plan = self._policy.plan(snapshot)
+        if self._name == AGENT and self._agent_active():
+            self._remember(plan, placed=())
+            return []
+        self._cursor = plan.cursor
+        applied = await self._applier.apply(plan.placements)
+        placed = [a.placement for a in applied if a.placed]
+        for refused in (a for a in applied if not a.placed):
+            plan.pending[refused.placement.task_id] = f"placement refused: {refused.reason}"
+        self._remember(plan, placed=[p.task_id for p in placed])
+        return placed
 
-    async def _slots(self, workers: list[Worker]) -> list[WorkerSlot]:
-        """Free capacity is derived from the tasks that hold resources, so a release
-        can never happen twice."""
-        used: dict[str, Resources] = defaultdict(Resources)
-        for task in await self._lifecycle.holding():
-            if task.worker_id:
-                used[task.worker_id] = used[task.worker_id] + task.request
-        return [
-            WorkerSlot(w.worker_id, w.total, (w.total - used[w.worker_id]).clamped())
-            for w in workers
-        ]
+    def _remember(self, plan: Plan, placed: tuple[str, ...] | list[str]) -> None:
+        if placed:
+            # Positions of what still waits, renumbered without the tasks just placed.
+            done = set(placed)
+            waiting = sorted((pos, tid) for tid, pos in plan.positions.items() if tid not in done)
+            positions = {tid: index + 1 for index, (_, tid) in enumerate(waiting)}
+        else:
+            positions = dict(plan.positions)
+        self._view = QueueView(dict(plan.pending), positions, dict(plan.reservations))
 
-    async def _place(self, placement: Placement, worker: Worker) -> None:
-        now = self._clock.now()
-
-        def decide(task: Task) -> Change | None:
-            if task.status is not TaskStatus.QUEUED:
-                return None  # cancelled while we planned
-            task.worker_id = worker.worker_id
-            task.exit_code = None
-            attempt = Attempt(task.task_id, task.epoch + 1, worker.worker_id, assigned_at=now)
-            reason = f"placed on {worker.worker_id}"
-            return Change(TaskStatus.ASSIGNED, reason, attempt=attempt, new_epoch=True)
-
-        task = await self._writer.change(placement.task_id, decide)
-        if task is None:
-            return
-        try:
-            await self._gateway.assign(worker, task)
-        except CloudAIError as exc:
-            logger.warning("assignment failed: %s", exc, extra={"task_id": task.task_id})
-            await self._lifecycle.refused(task.task_id, task.epoch, worker.worker_id, str(exc))
-            return
-        await self._lifecycle.started(task.task_id, task.epoch, worker.worker_id)
+    # --- worker events
 
     async def worker_lost(self, worker_id: str) -> None:
         """End the lost worker's attempts; their tasks wait for another worker."""

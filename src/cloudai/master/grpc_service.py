@@ -67,7 +67,8 @@ class MasterWorkerService(MasterSide):
             total = convert.resources_from_worker_info(request)
             await self._registry.register(request.worker_id, request.worker_ip, total)
             running = convert.running_from_proto(list(request.running_tasks))
-            await self._dispatcher.worker_registered(request.worker_id, running)
+            alive = [(task_id, epoch) for task_id, epoch, _ in running]
+            await self._dispatcher.worker_registered(request.worker_id, alive)
         except CloudAIError as exc:
             await abort_with(context, exc)
         credential = worker_credential(self._join_token, request.worker_id)
@@ -97,6 +98,17 @@ class MasterWorkerService(MasterSide):
         # A stale or repeated report is acknowledged too: the worker may forget it.
         message = "recorded" if task else "already final or superseded; ignored"
         return pb.Ack(success=True, message=message)
+
+    async def ReportTaskProgress(self, request: pb.TaskProgress, context: Context) -> pb.Ack:
+        try:
+            worker_id = self._caller(context)
+            task = None
+            if request.phase == convert.PHASE_STARTED:
+                task = await self._lifecycle.started(request.task_id, request.epoch, worker_id)
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        # A repeated or stale report is acknowledged too: the worker may forget it.
+        return pb.Ack(success=True, message="recorded" if task else "ignored")
 
     async def UploadTaskFiles(
         self, request_iterator: AsyncIterator[pb.FileChunk], context: Context

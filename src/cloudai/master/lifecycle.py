@@ -1,40 +1,47 @@
-"""Worker-facing task transitions: an attempt starts, ends, or is lost.
+"""Worker-facing task transitions: an attempt starts, ends, is refused, lost or timed out.
 
-Every report carries (task_id, epoch). A report for an older epoch, from a worker
-that does not hold the attempt, or for a task already final is a no-op: delivery is
+Each method loads, calls the pure function of `domain.lifecycle`, and writes what it
+returns with compare-and-set. A report for an older epoch, from a worker that does not
+hold the attempt, or for a task already final is a no-op (None): delivery is
 at-least-once, and resources are derived from task status so they free exactly once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 
-from cloudai.domain.task import (
-    HOLDING,
-    AttemptReport,
-    AttemptStatus,
-    Task,
-    TaskResult,
-    TaskStatus,
-)
-from cloudai.master.transitions import Change, TaskWriter
+from cloudai.domain import lifecycle as rules
+from cloudai.domain.lifecycle import Transition
+from cloudai.domain.task import HOLDING, Attempt, AttemptReport, Task, TaskStatus
+from cloudai.master.transitions import Decide, TaskWriter
 from cloudai.ports import Clock, Store
 
 logger = logging.getLogger(__name__)
 
-_SCAN_LIMIT = 10_000
-
-_ATTEMPT_OUTCOME = {
-    TaskStatus.COMPLETED: AttemptStatus.SUCCEEDED,
-    TaskStatus.FAILED: AttemptStatus.FAILED,
-    TaskStatus.CANCELLED: AttemptStatus.CANCELLED,
-}
+PAGE = 1000
 
 
-def holds(task: Task, worker_id: str, epoch: int) -> bool:
-    """True when this worker runs the task's current attempt."""
-    return task.status.holds_resources and task.worker_id == worker_id and task.epoch == epoch
+async def iter_tasks(store: Store, statuses: Collection[TaskStatus]) -> AsyncIterator[Task]:
+    """Every task in `statuses`, oldest first, a page at a time: no silent limit."""
+    after: tuple[datetime, str] | None = None
+    while True:
+        page = await store.list_tasks(statuses=statuses, limit=PAGE, after=after)
+        for task in page:
+            yield task
+        if len(page) < PAGE:
+            return
+        after = (page[-1].created_at, page[-1].task_id)
+
+
+def _time_out(epoch: int, at: datetime) -> Decide:
+    """Time out the attempt seen expired, not a later one."""
+
+    def decide(task: Task, attempt: Attempt | None) -> Transition | None:
+        return rules.time_out(task, attempt, at=at) if task.epoch == epoch else None
+
+    return decide
 
 
 class Lifecycle:
@@ -44,55 +51,24 @@ class Lifecycle:
         self._writer = writer
 
     async def started(self, task_id: str, epoch: int, worker_id: str) -> Task | None:
-        now = self._clock.now()
-
-        def decide(task: Task) -> Change | None:
-            if not holds(task, worker_id, epoch) or task.status is not TaskStatus.ASSIGNED:
-                return None
-            changes = {"status": AttemptStatus.RUNNING, "started_at": now}
-            return Change(TaskStatus.RUNNING, "started", attempt_changes=changes)
-
-        return await self._writer.change(task_id, decide)
+        at = self._clock.now()
+        return await self._writer.change(
+            task_id, lambda t, a: rules.start(t, a, worker_id=worker_id, epoch=epoch, at=at)
+        )
 
     async def refused(self, task_id: str, epoch: int, worker_id: str, why: str) -> Task | None:
         """The worker could not take the attempt: back to the queue, nothing ran."""
-        now = self._clock.now()
-
-        def decide(task: Task) -> Change | None:
-            if not holds(task, worker_id, epoch):
-                return None
-            changes = {"status": AttemptStatus.REFUSED, "finished_at": now, "reason": why}
-            task.worker_id = None  # the old attempt's late uploads are refused from now on
-            reason = f"worker {worker_id} refused: {why}"
-            return Change(TaskStatus.QUEUED, reason, attempt_changes=changes)
-
-        return await self._writer.change(task_id, decide)
+        at = self._clock.now()
+        return await self._writer.change(
+            task_id,
+            lambda t, a: rules.refuse(t, a, worker_id=worker_id, epoch=epoch, why=why, at=at),
+        )
 
     async def finished(self, report: AttemptReport) -> Task | None:
-        if report.exit_code is not None:
-            # It ran, even if the report overtook the start being recorded: keep the
-            # history true (assigned -> running -> final). A no-op when already running.
-            await self.started(report.task_id, report.epoch, report.worker_id)
-        now = self._clock.now()
-
-        def decide(task: Task) -> Change | None:
-            if not holds(task, report.worker_id, report.epoch):
-                return None
-            changes = {
-                "status": _ATTEMPT_OUTCOME[report.outcome],
-                "finished_at": now,
-                "exit_code": report.exit_code,
-                "oom_killed": report.oom_killed,
-                "reason": report.reason,
-            }
-            result = TaskResult(
-                report.task_id, report.epoch, report.worker_id, report.outcome,
-                report.exit_code, report.reason, report.log_size, now,
-            )  # fmt: skip
-            task.exit_code = report.exit_code
-            return Change(report.outcome, report.reason, attempt_changes=changes, result=result)
-
-        task = await self._writer.change(report.task_id, decide)
+        at = self._clock.now()
+        task = await self._writer.change(
+            report.task_id, lambda t, a: rules.finish(t, a, report, at=at)
+        )
         if task is None:
             logger.info(
                 "stale or repeated report ignored",
@@ -101,39 +77,54 @@ class Lifecycle:
         return task
 
     async def lost(self, task_id: str, epoch: int, worker_id: str) -> Task | None:
-        """The worker vanished: the attempt ends as lost and the task waits again."""
+        """The worker vanished: the attempt ends as lost; the task waits again (a
+        counted retry) or, past its retries, fails."""
+        at = self._clock.now()
+        return await self._writer.change(
+            task_id, lambda t, a: rules.lose(t, a, worker_id=worker_id, epoch=epoch, at=at)
+        )
+
+    async def timed_out(self) -> list[Task]:
+        """End every running attempt past its task's timeout; returns those tasks as
+        they were (the caller tells their workers to stop)."""
         now = self._clock.now()
+        expired = []
+        async for task in iter_tasks(self._store, [TaskStatus.RUNNING]):
+            if task.timeout_s is None or task.started_at is None:
+                continue
+            if task.started_at + timedelta(seconds=task.timeout_s) > now:
+                continue
+            if await self._writer.change(task.task_id, _time_out(task.epoch, now)) is not None:
+                expired.append(task)
+        return expired
 
-        def decide(task: Task) -> Change | None:
-            if not holds(task, worker_id, epoch):
-                return None
-            changes = {"status": AttemptStatus.LOST, "finished_at": now, "reason": "lost"}
-            task.worker_id = None
-            reason = f"worker {worker_id} lost; requeued"
-            return Change(TaskStatus.QUEUED, reason, attempt_changes=changes)
-
-        return await self._writer.change(task_id, decide)
-
-    async def holding(self) -> list[Task]:
-        """Every task whose current attempt holds resources on some worker."""
-        return await self._store.list_tasks(statuses=HOLDING, limit=_SCAN_LIMIT)
+    async def holding(self, worker_id: str | None = None) -> list[Task]:
+        """Every task whose current attempt holds resources (on `worker_id`, if given)."""
+        if worker_id is not None:
+            return await self._store.list_tasks(
+                worker_id=worker_id, statuses=HOLDING, limit=1_000_000
+            )
+        return [task async for task in iter_tasks(self._store, HOLDING)]
 
     async def reconcile(
-        self, worker_id: str, running: list[tuple[str, int]], *, grace_s: float
+        self, worker_id: str, running: list[tuple[str, int, bool]], *, grace_s: float
     ) -> list[tuple[str, int]]:
-        """Compare what a worker says it runs with what the master assigned it.
-        Returns the attempts the worker must kill; marks seen attempts as running, and
-        ends as lost the attempts it no longer has (unless they changed within
-        `grace_s`: an assignment may be in flight while the heartbeat was taken)."""
+        """Compare what a worker says it runs (task, epoch, really started) with what
+        the master assigned it. Returns the attempts the worker must kill; records
+        starts the worker's own report may have missed, and ends as lost the attempts
+        it no longer has (unless they changed within `grace_s`: an assignment may be
+        in flight while the heartbeat was taken)."""
+        held = {(t.task_id, t.epoch): t for t in await self.holding(worker_id)}
         kill: list[tuple[str, int]] = []
-        for task_id, epoch in running:
-            task = await self._store.get_task(task_id)
-            if task is None or not holds(task, worker_id, epoch):
+        for task_id, epoch, started in running:
+            task = held.get((task_id, epoch))
+            if task is None:
                 kill.append((task_id, epoch))
-            elif task.status is TaskStatus.ASSIGNED:
+            elif started and task.status is TaskStatus.ASSIGNED:
                 await self.started(task_id, epoch, worker_id)
         settled = self._clock.now() - timedelta(seconds=grace_s)
-        await self.end_missing(worker_id, set(running), settled_before=settled)
+        alive = {(task_id, epoch) for task_id, epoch, _ in running}
+        await self.end_missing(worker_id, alive, settled_before=settled)
         return kill
 
     async def end_missing(
@@ -144,10 +135,10 @@ class Lifecycle:
         settled_before: datetime | None = None,
     ) -> int:
         """End as lost every attempt held by `worker_id` that is not in `alive`;
-        returns how many. The tasks go back to the queue."""
+        returns how many."""
         ended = 0
-        for task in await self.holding():
-            if task.worker_id != worker_id or (task.task_id, task.epoch) in alive:
+        for task in await self.holding(worker_id):
+            if (task.task_id, task.epoch) in alive:
                 continue
             if settled_before is not None and task.updated_at > settled_before:
                 continue

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from cloudai.domain.errors import NotFound
 from cloudai.domain.resources import Resources
-from cloudai.domain.workers import Usage, Worker, WorkerStatus
+from cloudai.domain.workers import Eligibility, Usage, Worker, WorkerStatus
 from cloudai.ports import Clock, Store
 
 logger = logging.getLogger(__name__)
@@ -28,12 +28,15 @@ class WorkerRegistry:
         self._workers: dict[str, Worker] = {}
 
     async def load(self) -> None:
-        """Rebuild the cache from the store. Liveness restarts from now: a master
-        restart gives every worker a full grace period before anything is declared lost."""
+        """Rebuild the cache from the store. No worker is trusted as active until it
+        heartbeats again (it may be long gone), and liveness restarts from now: a
+        master restart gives every worker a full grace period before anything is
+        declared lost."""
         now = self._clock.now()
         for worker in await self._store.list_workers():
             if worker.status is not WorkerStatus.LOST:
                 worker.last_heartbeat = now
+                worker.status = WorkerStatus.SUSPECT
             self._workers[worker.worker_id] = worker
 
     async def register(self, worker_id: str, address: str, total: Resources) -> Worker:
@@ -46,6 +49,7 @@ class WorkerRegistry:
             status=WorkerStatus.ACTIVE,
             registered_at=known.registered_at if known else now,
             last_heartbeat=now,
+            eligibility=known.eligibility if known else Eligibility.OPEN,
         )
         self._workers[worker_id] = worker
         await self._store.upsert_worker(worker)
@@ -83,6 +87,14 @@ class WorkerRegistry:
             if status is WorkerStatus.LOST:
                 newly_lost.append(worker.worker_id)
         return newly_lost
+
+    def mark_suspect(self, worker_id: str, why: str) -> None:
+        """The worker could not be reached: place nothing more on it until it
+        heartbeats again (the store learns at the next liveness change)."""
+        worker = self._workers.get(worker_id)
+        if worker is not None and worker.status is WorkerStatus.ACTIVE:
+            worker.status = WorkerStatus.SUSPECT
+            logger.warning("worker unreachable: %s", why, extra={"worker_id": worker_id})
 
     def get(self, worker_id: str) -> Worker | None:
         worker = self._workers.get(worker_id)

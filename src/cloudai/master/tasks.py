@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from cloudai.domain.errors import Conflict, NotFound, Unavailable
+from cloudai.domain import lifecycle as rules
+from cloudai.domain import sla
+from cloudai.domain.errors import Conflict, Forbidden, NotFound, Unavailable
 from cloudai.domain.task import (
     Attempt,
-    AttemptStatus,
     OutputFile,
     Task,
     TaskEvent,
@@ -19,9 +21,11 @@ from cloudai.domain.task import (
     submitted_event,
 )
 from cloudai.domain.users import Role, User
+from cloudai.domain.workers import WorkerStatus
+from cloudai.master.accounting import Accounting
 from cloudai.master.gateway import WorkerGateway
 from cloudai.master.registry import WorkerRegistry
-from cloudai.master.transitions import Change, TaskWriter
+from cloudai.master.transitions import TaskWriter
 from cloudai.master.watch import TaskWatch
 from cloudai.ports import Clock, Store
 
@@ -30,6 +34,12 @@ logger = logging.getLogger(__name__)
 
 def new_task_id() -> str:
     return f"task-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    task: Task
+    warnings: list[str]
 
 
 def can_see(user: User, task: Task) -> bool:
@@ -45,8 +55,10 @@ class TaskService:
         gateway: WorkerGateway,
         writer: TaskWriter,
         watch: TaskWatch,
+        accounting: Accounting,
         wake_scheduler: Callable[[], None],
     ) -> None:
+        self._accounting = accounting
         self._writer = writer
         self._watch = watch
         self._store = store
@@ -55,24 +67,42 @@ class TaskService:
         self._gateway = gateway
         self._wake = wake_scheduler
 
-    async def submit(self, user: User, spec: TaskSpec) -> Task:
-        now = self._clock.now()
-        task = Task(
+    async def submit(self, user: User, spec: TaskSpec) -> Submitted:
+        """Queue a task. Warnings say what the user may not expect: an inferred task
+        type, or a request no registered worker could ever fit (it stays queued:
+        workers may join)."""
+        if spec.priority > 0 and user.role is not Role.ADMIN:
+            raise Forbidden("only admins may raise a priority above 0 (lower it with a negative)")
+        task_type, inferred = sla.infer_task_type(spec.task_type or spec.tag, spec.request)
+        task = rules.admit(
+            spec,
             task_id=new_task_id(),
             user_id=user.user_id,
-            name=spec.name or spec.docker_image,
-            docker_image=spec.docker_image,
-            command=spec.command,
-            request=spec.request,
-            tag=spec.tag,
-            k_value=spec.k_value,
-            created_at=now,
-            updated_at=now,
+            at=self._clock.now(),
+            task_type=task_type,
+            tau_s=self._accounting.tau_for(task_type),
         )
         await self._store.add_task(task, submitted_event(task))
         logger.info("task submitted", extra={"task_id": task.task_id, "user_id": user.user_id})
         self._wake()
-        return task
+        warnings = []
+        if inferred:
+            given = spec.task_type or spec.tag
+            named = f"tag {given!r} is not a task type" if given else "no task type given"
+            warnings.append(f"{named}; treated as {task_type!r} from its request")
+        warnings.extend(self._placement_warnings(task))
+        return Submitted(task, warnings)
+
+    def _placement_warnings(self, task: Task) -> list[str]:
+        workers = [w for w in self._registry.all() if w.status is not WorkerStatus.LOST]
+        if task.target_worker_id:
+            target = next((w for w in workers if w.worker_id == task.target_worker_id), None)
+            if target is None:
+                return [f"worker {task.target_worker_id} is not registered; the task waits for it"]
+            workers = [target]
+        if not any(task.request.fits_in(w.total) for w in workers):
+            return ["no registered worker could ever fit this request; it waits for one to join"]
+        return []
 
     async def get(self, user: User, task_id: str) -> Task:
         task = await self._store.get_task(task_id)
@@ -128,29 +158,15 @@ class TaskService:
         task = await self.get(user, task_id)
         if task.status.is_terminal:
             raise Conflict(f"task {task_id} is already {task.status}")
-        now = self._clock.now()
-
-        def decide(current: Task) -> Change | None:
-            if current.status.is_terminal:
-                return None
-            changes = None
-            if current.status.holds_resources:
-                changes = {
-                    "status": AttemptStatus.CANCELLED,
-                    "finished_at": now,
-                    "reason": "cancelled by user",
-                }
-            return Change(TaskStatus.CANCELLED, "cancelled by user", attempt_changes=changes)
-
-        before = task
-        cancelled = await self._writer.change(task_id, decide)
+        at = self._clock.now()
+        cancelled = await self._writer.change(task_id, lambda t, a: rules.cancel(t, a, at=at))
         if cancelled is None:
             raise Conflict(f"task {task_id} finished before it could be cancelled")
-        await self._stop_on_worker(before)
-        self._wake()
+        await self.stop_on_worker(task)
         return cancelled
 
-    async def _stop_on_worker(self, task: Task) -> None:
+    async def stop_on_worker(self, task: Task) -> None:
+        """Tell the worker holding `task`'s attempt (as `task` was) to stop it."""
         worker = self._registry.get(task.worker_id) if task.worker_id else None
         if worker is None or not task.status.holds_resources:
             return

@@ -1,79 +1,72 @@
-"""The one write path for task status: load, check the table, compare-and-set.
+"""The one write path for task status: load, decide (a pure domain function), compare-and-set.
 
-Every caller names the status and epoch it believes the task is in; if another
-writer got there first the change is re-evaluated against the fresh row, so
-concurrent reports, cancels and placements never double-apply.
+The decision is re-made against the fresh row whenever another writer got there
+first, so concurrent reports, cancels and placements never double-apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from cloudai.domain.errors import NotFound
-from cloudai.domain.task import Attempt, Task, TaskResult, TaskStatus, transition
+from cloudai.domain.lifecycle import Transition
+from cloudai.domain.task import Attempt, Task
 from cloudai.master.watch import TaskWatch
-from cloudai.ports import Clock, Store
+from cloudai.ports import Store
 
 _MAX_CAS_ROUNDS = 8
 
-
-@dataclass(slots=True)
-class Change:
-    """What to write alongside a transition, built from the fresh task row."""
-
-    to: TaskStatus
-    reason: str
-    attempt: Attempt | None = None  # a new attempt (placement)
-    attempt_changes: dict[str, Any] | None = None  # fields to update on the current one
-    result: TaskResult | None = None
-    new_epoch: bool = False  # a new attempt starts (placement)
-
-
-# Decides, from the current row, the change to make; None means "nothing to do".
-Decide = Callable[[Task], Change | None]
+# (task, its current attempt or None) -> the transition, or None for "nothing to do".
+Decide = Callable[[Task, Attempt | None], Transition | None]
+# Told of every committed transition (the task as it was, and what was written).
+Observer = Callable[[Task, Transition], None]
 
 
 class TaskWriter:
     """The single writer of task status; wakes blocking readers after each commit."""
 
-    def __init__(self, store: Store, clock: Clock, watch: TaskWatch) -> None:
+    def __init__(self, store: Store, watch: TaskWatch, observers: Sequence[Observer] = ()) -> None:
         self._store = store
-        self._clock = clock
         self._watch = watch
+        self._observers = list(observers)
+
+    def observe(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    async def current(self, task_id: str) -> tuple[Task, Attempt | None]:
+        """The task and, while it holds resources, its current attempt."""
+        task = await self._store.get_task(task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} not found")
+        attempt = None
+        if task.status.holds_resources:
+            attempt = await self._store.get_attempt(task_id, task.epoch)
+        return task, attempt
 
     async def change(self, task_id: str, decide: Decide) -> Task | None:
-        """Apply `decide(task)` with compare-and-set; returns the new task or None when
-        `decide` declined. Raises NotFound for an unknown task."""
+        """Apply `decide` with compare-and-set; the new task, or None when `decide`
+        declined. Raises NotFound for an unknown task."""
         for _ in range(_MAX_CAS_ROUNDS):
-            task = await self._store.get_task(task_id)
-            if task is None:
-                raise NotFound(f"task {task_id} not found")
-            change = decide(task)
-            if change is None:
+            task, attempt = await self.current(task_id)
+            transition = decide(task, attempt)
+            if transition is None:
                 return None
-            if await self._save(task, change):
-                await self._watch.bump()
-                return task
+            saved = await self._store.save_task(
+                transition.task,
+                expected_status=task.status,
+                expected_epoch=task.epoch,
+                events=transition.events,
+                attempt=transition.attempt,
+                result=transition.result,
+            )
+            if saved:
+                await self.committed(task, transition)
+                return transition.task
         raise RuntimeError(f"task {task_id}: compare-and-set kept losing; giving up")
 
-    async def _save(self, task: Task, change: Change) -> bool:
-        expected_status, expected_epoch = task.status, task.epoch
-        attempt = change.attempt
-        if change.attempt_changes is not None:
-            prior = await self._store.get_attempt(task.task_id, task.epoch)
-            if prior is None:  # an attempt is always recorded at placement
-                raise RuntimeError(f"task {task.task_id}: attempt {task.epoch} missing")
-            attempt = replace(prior, **change.attempt_changes)
-        if change.new_epoch:
-            task.epoch += 1
-        event = transition(task, change.to, at=self._clock.now(), reason=change.reason)
-        return await self._store.save_task(
-            task,
-            expected_status=expected_status,
-            expected_epoch=expected_epoch,
-            events=[event],
-            attempt=attempt,
-            result=change.result,
-        )
+    async def committed(self, before: Task, transition: Transition) -> None:
+        """Tell observers and waiters about a transition written by this or another
+        path (the plan applier writes its claims itself)."""
+        for observer in self._observers:
+            observer(before, transition)
+        await self._watch.bump()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.resources import Resources
-from cloudai.domain.task import AttemptReport, Task, TaskStatus
+from cloudai.domain.task import AttemptReport, Failure, Task, TaskStatus
 from cloudai.domain.workers import Usage
 
 # The reference protocol's TaskResult.status strings.
@@ -30,10 +30,13 @@ def task_to_proto(task: Task) -> pb.Task:
         target_worker_id=task.worker_id or "",
         user_id=task.user_id,
         sla_multiplier=task.k_value,
-        task_type=task.tag,
+        task_type=task.task_type,
         task_name=task.name,
         submitted_at=int(task.created_at.timestamp()),
         epoch=task.epoch,
+        env=dict(task.env),
+        timeout_seconds=task.timeout_s or 0.0,
+        priority=task.priority,
     )
 
 
@@ -51,8 +54,15 @@ def usage_from_heartbeat(beat: pb.Heartbeat) -> Usage:
     return Usage(beat.cpu_usage, beat.memory_usage, beat.storage_usage, beat.gpu_usage)
 
 
-def running_from_proto(items: list[pb.RunningTask]) -> list[tuple[str, int]]:
-    return [(item.task_id, item.epoch) for item in items]
+STARTING = "starting"
+RUNNING = "running"
+PHASE_STARTED = "started"
+
+
+def running_from_proto(items: list[pb.RunningTask]) -> list[tuple[str, int, bool]]:
+    """(task_id, epoch, really started) of each listed attempt. Peers that predate the
+    "starting" status (the reference's workers) say "running" for every attempt."""
+    return [(item.task_id, item.epoch, item.status != STARTING) for item in items]
 
 
 def outcome_to_wire(outcome: TaskStatus) -> str:
@@ -72,4 +82,12 @@ def report_from_proto(result: pb.TaskResult, worker_id: str) -> AttemptReport:
         reason=result.reason,
         oom_killed=result.oom_killed,
         log_size=result.log_size,
+        failure=_failure(result.failure),
     )
+
+
+def _failure(wire: str) -> Failure | None:
+    try:
+        return Failure(wire) if wire else None
+    except ValueError:  # a newer peer's kind: let the master classify it
+        return None

@@ -59,3 +59,6 @@ class WorkerSide(pb_grpc.MasterWorkerServicer):
         self, request_iterator: AsyncIterator[pb.FileChunk], context: Context
     ) -> pb.FileUploadAck:
         await _refuse(context, "UploadTaskFiles", "worker")
+
+    async def ReportTaskProgress(self, request: pb.TaskProgress, context: Context) -> pb.Ack:
+        await _refuse(context, "ReportTaskProgress", "worker")

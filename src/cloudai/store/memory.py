@@ -15,9 +15,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloudai.domain.errors import Conflict
-from cloudai.domain.task import Attempt, OutputFile, Task, TaskEvent, TaskResult, TaskStatus
+from cloudai.domain.resources import Resources
+from cloudai.domain.task import (
+    HOLDING,
+    Attempt,
+    OutputFile,
+    Task,
+    TaskEvent,
+    TaskResult,
+    TaskStatus,
+)
 from cloudai.domain.users import User
 from cloudai.domain.workers import Worker
+from cloudai.ports import Claim
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -36,7 +46,8 @@ def _copy(obj: _D) -> _D:
     """A copy of a flat domain object sharing nothing mutable, its datetimes in UTC.
 
     The nested values (`Resources`, `Usage`) are frozen, so sharing them is safe; the
-    only mutable field values are lists (a task's argv `command`), copied here.
+    only mutable field values are lists (a task's argv `command`) and dicts (its `env`),
+    copied here.
     """
     changes: dict[str, Any] = {}
     for field in dataclasses.fields(obj):
@@ -45,6 +56,8 @@ def _copy(obj: _D) -> _D:
             changes[field.name] = _utc(value)
         elif isinstance(value, list):
             changes[field.name] = list(value)
+        elif isinstance(value, dict):
+            changes[field.name] = dict(value)
     return dataclasses.replace(obj, **changes)
 
 
@@ -111,15 +124,38 @@ class InMemoryStore:
         limit: int = 100,
         offset: int = 0,
         newest_first: bool = False,
+        worker_id: str | None = None,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Task]:
         rows = [
             t
             for t in self._tasks.values()
             if (user_id is None or t.user_id == user_id)
+            and (worker_id is None or t.worker_id == worker_id)
             and (statuses is None or t.status in statuses)
+            and (
+                after is None
+                or newest_first
+                or (t.created_at, t.task_id) > (_utc(after[0]), after[1])
+            )
         ]
         rows.sort(key=lambda t: (t.created_at, t.task_id), reverse=newest_first)
         return [_copy(t) for t in rows[offset : offset + limit]]
+
+    async def list_finished(
+        self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000
+    ) -> list[Task]:
+        rows = sorted(
+            (
+                (t.finished_at, t.task_id, t)
+                for t in self._tasks.values()
+                if t.finished_at is not None and t.finished_at >= _utc(since)
+            ),
+            key=lambda row: (row[0], row[1]),
+        )
+        if after is not None:
+            rows = [r for r in rows if (r[0], r[1]) > (_utc(after[0]), after[1])]
+        return [_copy(t) for _, _, t in rows[:limit]]
 
     async def save_task(
         self,
@@ -143,6 +179,34 @@ class InMemoryStore:
         if result is not None:
             self._results[result.task_id] = _copy(result)
         return True
+
+    async def claim_task(
+        self,
+        task: Task,
+        *,
+        expected_epoch: int,
+        capacity: Resources,
+        events: Sequence[TaskEvent] = (),
+        attempt: Attempt | None = None,
+    ) -> Claim:
+        if task.worker_id is None:
+            raise ValueError("a claimed task names its worker")
+        if task.worker_id not in self._workers:
+            return Claim.NO_CAPACITY
+        used = Resources()
+        for held in self._tasks.values():
+            if held.worker_id == task.worker_id and held.status in HOLDING:
+                used = used + held.request
+        if not (used + task.request).fits_in(capacity):
+            return Claim.NO_CAPACITY
+        saved = await self.save_task(
+            task,
+            expected_status=TaskStatus.QUEUED,
+            expected_epoch=expected_epoch,
+            events=events,
+            attempt=attempt,
+        )
+        return Claim.CLAIMED if saved else Claim.TASK_CHANGED
 
     async def list_events(self, task_id: str) -> list[TaskEvent]:
         return [_copy(e) for e in self._events.get(task_id, [])]

@@ -1,20 +1,17 @@
 """The SQL `Store`: SQLite (``sqlite+aiosqlite``) or PostgreSQL (``postgresql+psycopg``).
 
-This module is the only place that maps rows (`tables.py`) to domain objects and back.
-Every datetime is written in UTC and read back tz-aware in UTC (SQLite keeps no zone).
+Rows become domain objects (and back) in `rows.py` only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Collection, Sequence
-from datetime import UTC, datetime
-from enum import Enum
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -24,17 +21,18 @@ from sqlalchemy.sql import Executable
 from cloudai.domain.errors import Conflict
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import (
+    HOLDING,
     Attempt,
-    AttemptStatus,
     OutputFile,
     Task,
     TaskEvent,
     TaskResult,
     TaskStatus,
 )
-from cloudai.domain.users import Role, User
-from cloudai.domain.workers import Usage, Worker, WorkerStatus
-from cloudai.ports import Store
+from cloudai.domain.users import User
+from cloudai.domain.workers import Worker
+from cloudai.ports import Claim, Store
+from cloudai.store import rows
 from cloudai.store.engine import make_engine, upgrade_to_head
 from cloudai.store.tables import (
     AssignmentRow,
@@ -76,146 +74,6 @@ async def open_store(url: str) -> SqlStore:
         await engine.dispose()
         raise
     return SqlStore(engine)
-
-
-# --------------------------------------------------------------------------- mapping
-
-
-def _utc(dt: datetime) -> datetime:
-    """Naive values are UTC (SQLite drops the zone); aware ones are converted to UTC."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def _utc_opt(dt: datetime | None) -> datetime | None:
-    return None if dt is None else _utc(dt)
-
-
-def _columns(obj: Any) -> dict[str, Any]:
-    """A flat dataclass as column values: enums as their text, datetimes in UTC."""
-    return {k: _column(v) for k, v in dataclasses.asdict(obj).items()}
-
-
-def _column(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return _utc(value)
-    return value
-
-
-def _user(r: UserRow) -> User:
-    return User(r.user_id, r.email, r.name, r.password_hash, Role(r.role), _utc(r.created_at))
-
-
-def _worker_values(w: Worker) -> dict[str, Any]:
-    return {
-        "worker_id": w.worker_id,
-        "address": w.address,
-        "total_cpu": w.total.cpu,
-        "total_memory_gb": w.total.memory_gb,
-        "total_storage_gb": w.total.storage_gb,
-        "total_gpu": w.total.gpu,
-        "status": w.status.value,
-        "registered_at": _utc(w.registered_at),
-        "last_heartbeat": _utc(w.last_heartbeat),
-        "usage_cpu": w.usage.cpu,
-        "usage_memory": w.usage.memory,
-        "usage_storage": w.usage.storage,
-        "usage_gpu": w.usage.gpu,
-    }
-
-
-def _worker(r: WorkerRow) -> Worker:
-    return Worker(
-        worker_id=r.worker_id,
-        address=r.address,
-        total=Resources(r.total_cpu, r.total_memory_gb, r.total_storage_gb, r.total_gpu),
-        status=WorkerStatus(r.status),
-        registered_at=_utc(r.registered_at),
-        last_heartbeat=_utc(r.last_heartbeat),
-        usage=Usage(r.usage_cpu, r.usage_memory, r.usage_storage, r.usage_gpu),
-    )
-
-
-def _task_values(t: Task) -> dict[str, Any]:
-    return {
-        "task_id": t.task_id,
-        "user_id": t.user_id,
-        "name": t.name,
-        "docker_image": t.docker_image,
-        # A copy: the row must not alias the caller's mutable list.
-        "command": list(t.command) if isinstance(t.command, list) else t.command,
-        "req_cpu": t.request.cpu,
-        "req_memory_gb": t.request.memory_gb,
-        "req_storage_gb": t.request.storage_gb,
-        "req_gpu": t.request.gpu,
-        "tag": t.tag,
-        "k_value": t.k_value,
-        "status": t.status.value,
-        "reason": t.reason,
-        "epoch": t.epoch,
-        "worker_id": t.worker_id,
-        "exit_code": t.exit_code,
-        "created_at": _utc(t.created_at),
-        "updated_at": _utc(t.updated_at),
-        "started_at": _utc_opt(t.started_at),
-        "finished_at": _utc_opt(t.finished_at),
-    }
-
-
-def _task(r: TaskRow) -> Task:
-    return Task(
-        task_id=r.task_id,
-        user_id=r.user_id,
-        name=r.name,
-        docker_image=r.docker_image,
-        command=r.command,
-        request=Resources(r.req_cpu, r.req_memory_gb, r.req_storage_gb, r.req_gpu),
-        tag=r.tag,
-        k_value=r.k_value,
-        created_at=_utc(r.created_at),
-        updated_at=_utc(r.updated_at),
-        status=TaskStatus(r.status),
-        reason=r.reason,
-        epoch=r.epoch,
-        worker_id=r.worker_id,
-        exit_code=r.exit_code,
-        started_at=_utc_opt(r.started_at),
-        finished_at=_utc_opt(r.finished_at),
-    )
-
-
-def _event(r: EventRow) -> TaskEvent:
-    from_status = None if r.from_status is None else TaskStatus(r.from_status)
-    return TaskEvent(r.task_id, _utc(r.at), from_status, TaskStatus(r.to_status), r.reason, r.epoch)
-
-
-def _attempt(r: AssignmentRow) -> Attempt:
-    return Attempt(
-        task_id=r.task_id,
-        epoch=r.epoch,
-        worker_id=r.worker_id,
-        assigned_at=_utc(r.assigned_at),
-        status=AttemptStatus(r.status),
-        started_at=_utc_opt(r.started_at),
-        finished_at=_utc_opt(r.finished_at),
-        exit_code=r.exit_code,
-        oom_killed=r.oom_killed,
-        reason=r.reason,
-    )
-
-
-def _result(r: ResultRow) -> TaskResult:
-    return TaskResult(
-        r.task_id,
-        r.epoch,
-        r.worker_id,
-        TaskStatus(r.status),
-        r.exit_code,
-        r.reason,
-        r.log_size,
-        _utc(r.finished_at),
-    )
 
 
 # --------------------------------------------------------------------------- the store
@@ -264,31 +122,34 @@ class SqlStore:
     async def add_user(self, user: User) -> None:
         try:
             async with self._write() as session:
-                await session.execute(insert(UserRow).values(_columns(user)))
+                await session.execute(insert(UserRow).values(rows.columns(user)))
         except IntegrityError as exc:
             raise Conflict(f"user {user.user_id!r} or email {user.email!r} exists") from exc
 
     async def get_user(self, user_id: str) -> User | None:
         row = await self._one(select(UserRow).where(UserRow.user_id == user_id))
-        return None if row is None else _user(row)
+        return None if row is None else rows.user_of(row)
 
     async def get_user_by_email(self, email: str) -> User | None:
         row = await self._one(select(UserRow).where(UserRow.email == email))
-        return None if row is None else _user(row)
+        return None if row is None else rows.user_of(row)
 
     # workers
 
     async def upsert_worker(self, worker: Worker) -> None:
         async with self._write() as session:
-            await session.execute(self._upsert(WorkerRow, _worker_values(worker), ("worker_id",)))
+            await session.execute(
+                self._upsert(WorkerRow, rows.worker_values(worker), ("worker_id",))
+            )
 
     async def get_worker(self, worker_id: str) -> Worker | None:
         row = await self._one(select(WorkerRow).where(WorkerRow.worker_id == worker_id))
-        return None if row is None else _worker(row)
+        return None if row is None else rows.worker_of(row)
 
     async def list_workers(self) -> list[Worker]:
         return [
-            _worker(r) for r in await self._all(select(WorkerRow).order_by(WorkerRow.worker_id))
+            rows.worker_of(r)
+            for r in await self._all(select(WorkerRow).order_by(WorkerRow.worker_id))
         ]
 
     # tasks
@@ -296,14 +157,14 @@ class SqlStore:
     async def add_task(self, task: Task, event: TaskEvent) -> None:
         try:
             async with self._write() as session:
-                await session.execute(insert(TaskRow).values(_task_values(task)))
-                await session.execute(insert(EventRow).values(_columns(event)))
+                await session.execute(insert(TaskRow).values(rows.task_values(task)))
+                await session.execute(insert(EventRow).values(rows.columns(event)))
         except IntegrityError as exc:
             raise Conflict(f"task {task.task_id!r} exists") from exc
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await self._one(select(TaskRow).where(TaskRow.task_id == task_id))
-        return None if row is None else _task(row)
+        return None if row is None else rows.task_of(row)
 
     async def list_tasks(
         self,
@@ -313,17 +174,66 @@ class SqlStore:
         limit: int = 100,
         offset: int = 0,
         newest_first: bool = False,
+        worker_id: str | None = None,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Task]:
         stmt = select(TaskRow)
         if user_id is not None:
             stmt = stmt.where(TaskRow.user_id == user_id)
+        if worker_id is not None:
+            stmt = stmt.where(TaskRow.worker_id == worker_id)
+        if statuses is not None:
+            stmt = stmt.where(TaskRow.status.in_([s.value for s in statuses]))
         if newest_first:
             stmt = stmt.order_by(TaskRow.created_at.desc(), TaskRow.task_id.desc())
         else:
             stmt = stmt.order_by(TaskRow.created_at.asc(), TaskRow.task_id.asc())
-        if statuses is not None:
-            stmt = stmt.where(TaskRow.status.in_([s.value for s in statuses]))
-        return [_task(r) for r in await self._all(stmt.limit(limit).offset(offset))]
+            if after is not None:
+                stmt = stmt.where(
+                    tuple_(TaskRow.created_at, TaskRow.task_id) > (rows.utc(after[0]), after[1])
+                )
+        return [rows.task_of(r) for r in await self._all(stmt.limit(limit).offset(offset))]
+
+    async def list_finished(
+        self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000
+    ) -> list[Task]:
+        stmt = select(TaskRow).where(TaskRow.finished_at >= rows.utc(since))
+        if after is not None:
+            stmt = stmt.where(
+                tuple_(TaskRow.finished_at, TaskRow.task_id) > (rows.utc(after[0]), after[1])
+            )
+        stmt = stmt.order_by(TaskRow.finished_at.asc(), TaskRow.task_id.asc()).limit(limit)
+        return [rows.task_of(r) for r in await self._all(stmt)]
+
+    def _cas(self, task: Task, expected_status: TaskStatus, expected_epoch: int) -> Executable:
+        values = rows.task_values(task)
+        del values["task_id"]
+        return (
+            update(TaskRow)
+            .where(
+                TaskRow.task_id == task.task_id,
+                TaskRow.status == expected_status.value,
+                TaskRow.epoch == expected_epoch,
+            )
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _write_rest(
+        self,
+        session: AsyncSession,
+        events: Sequence[TaskEvent],
+        attempt: Attempt | None,
+        result: TaskResult | None,
+    ) -> None:
+        # One statement per event keeps the autoincrement ids in the given order.
+        for ev in events:
+            await session.execute(insert(EventRow).values(rows.columns(ev)))
+        if attempt is not None:
+            row = rows.columns(attempt)
+            await session.execute(self._upsert(AssignmentRow, row, ("task_id", "epoch")))
+        if result is not None:
+            await session.execute(self._upsert(ResultRow, rows.columns(result), ("task_id",)))
 
     async def save_task(
         self,
@@ -335,43 +245,78 @@ class SqlStore:
         attempt: Attempt | None = None,
         result: TaskResult | None = None,
     ) -> bool:
-        values = _task_values(task)
-        del values["task_id"]
-        cas = (
-            update(TaskRow)
-            .where(
-                TaskRow.task_id == task.task_id,
-                TaskRow.status == expected_status.value,
-                TaskRow.epoch == expected_epoch,
-            )
-            .values(values)
-            .execution_options(synchronize_session=False)
-        )
         async with self._write() as session:
-            outcome = cast(CursorResult[Any], await session.execute(cas))
+            outcome = cast(
+                CursorResult[Any],
+                await session.execute(self._cas(task, expected_status, expected_epoch)),
+            )
             if outcome.rowcount != 1:
                 return False  # the row moved on; the (empty) transaction commits nothing
-            # One statement per event keeps the autoincrement ids in the given order.
-            for ev in events:
-                await session.execute(insert(EventRow).values(_columns(ev)))
-            if attempt is not None:
-                row = _columns(attempt)
-                await session.execute(self._upsert(AssignmentRow, row, ("task_id", "epoch")))
-            if result is not None:
-                row = _columns(result)
-                await session.execute(self._upsert(ResultRow, row, ("task_id",)))
+            await self._write_rest(session, events, attempt, result)
         return True
+
+    async def claim_task(
+        self,
+        task: Task,
+        *,
+        expected_epoch: int,
+        capacity: Resources,
+        events: Sequence[TaskEvent] = (),
+        attempt: Attempt | None = None,
+    ) -> Claim:
+        worker_id = task.worker_id
+        if worker_id is None:
+            raise ValueError("a claimed task names its worker")
+        async with self._write() as session:
+            # Serialise claims on this worker across every master process: the row lock
+            # (PostgreSQL) or the database write lock (SQLite, taken by BEGIN IMMEDIATE
+            # semantics of the first write below) is held until commit.
+            lock = select(WorkerRow.worker_id).where(WorkerRow.worker_id == worker_id)
+            if self._dialect == "postgresql":
+                lock = lock.with_for_update()
+            else:
+                await session.execute(
+                    update(WorkerRow)
+                    .where(WorkerRow.worker_id == worker_id)
+                    .values(worker_id=WorkerRow.worker_id)
+                )
+            if (await session.execute(lock)).first() is None:
+                return Claim.NO_CAPACITY
+            held = (
+                await session.execute(
+                    select(
+                        func.coalesce(func.sum(TaskRow.req_cpu), 0.0),
+                        func.coalesce(func.sum(TaskRow.req_memory_gb), 0.0),
+                        func.coalesce(func.sum(TaskRow.req_storage_gb), 0.0),
+                        func.coalesce(func.sum(TaskRow.req_gpu), 0),
+                    ).where(
+                        TaskRow.worker_id == worker_id,
+                        TaskRow.status.in_([s.value for s in HOLDING]),
+                    )
+                )
+            ).one()
+            used = Resources(float(held[0]), float(held[1]), float(held[2]), int(held[3]))
+            if not (used + task.request).fits_in(capacity):
+                return Claim.NO_CAPACITY
+            outcome = cast(
+                CursorResult[Any],
+                await session.execute(self._cas(task, TaskStatus.QUEUED, expected_epoch)),
+            )
+            if outcome.rowcount != 1:
+                return Claim.TASK_CHANGED
+            await self._write_rest(session, events, attempt, None)
+        return Claim.CLAIMED
 
     async def list_events(self, task_id: str) -> list[TaskEvent]:
         stmt = select(EventRow).where(EventRow.task_id == task_id).order_by(EventRow.id)
-        return [_event(r) for r in await self._all(stmt)]
+        return [rows.event_of(r) for r in await self._all(stmt)]
 
     async def get_attempt(self, task_id: str, epoch: int) -> Attempt | None:
         stmt = select(AssignmentRow).where(
             AssignmentRow.task_id == task_id, AssignmentRow.epoch == epoch
         )
         row = await self._one(stmt)
-        return None if row is None else _attempt(row)
+        return None if row is None else rows.attempt_of(row)
 
     async def list_attempts(self, task_id: str) -> list[Attempt]:
         stmt = (
@@ -379,11 +324,11 @@ class SqlStore:
             .where(AssignmentRow.task_id == task_id)
             .order_by(AssignmentRow.epoch)
         )
-        return [_attempt(r) for r in await self._all(stmt)]
+        return [rows.attempt_of(r) for r in await self._all(stmt)]
 
     async def get_result(self, task_id: str) -> TaskResult | None:
         row = await self._one(select(ResultRow).where(ResultRow.task_id == task_id))
-        return None if row is None else _result(row)
+        return None if row is None else rows.result_of(row)
 
     # output files
 

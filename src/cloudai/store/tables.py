@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, MetaData, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so later migrations can drop/alter them by name
@@ -56,6 +66,7 @@ class WorkerRow(Base):
     usage_memory: Mapped[float] = mapped_column(Float)
     usage_storage: Mapped[float] = mapped_column(Float)
     usage_gpu: Mapped[float] = mapped_column(Float)
+    eligibility: Mapped[str] = mapped_column(String, server_default="open")
 
 
 class TaskRow(Base):
@@ -83,6 +94,23 @@ class TaskRow(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     started_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, server_default="0")
+    max_retries: Mapped[int] = mapped_column(Integer, server_default="3")
+    retries: Mapped[int] = mapped_column(Integer, server_default="0")
+    timeout_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    env: Mapped[dict[str, str]] = mapped_column(JSON, server_default="{}")
+    target_worker_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    task_type: Mapped[str] = mapped_column(String, server_default="mixed")
+    tau_s: Mapped[float] = mapped_column(Float, server_default="0")
+    deadline: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    sla_met: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+    __table_args__ = (
+        # The queue in submit order, and what each worker holds.
+        Index("ix_tasks_status_created", "status", "created_at", "task_id"),
+        Index("ix_tasks_worker_status", "worker_id", "status"),
+        Index("ix_tasks_finished_at", "finished_at"),
+    )
 
 
 class AssignmentRow(Base):

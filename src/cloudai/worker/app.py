@@ -108,7 +108,7 @@ class WorkerApp:
             total_memory=capacity.memory_gb,
             total_storage=capacity.storage_gb,
             total_gpu=capacity.gpu,
-            running_tasks=[pb.RunningTask(task_id=t, epoch=e) for t, e in self._runner.listed()],
+            running_tasks=self._runner.running_tasks(),
         )
         delay = 0.2
         while True:
@@ -143,9 +143,7 @@ class WorkerApp:
     async def _beat(self, sampler: UsageSampler) -> pb.HeartbeatAck:
         assert self._link is not None and self._runner is not None
         usage = await asyncio.to_thread(sampler.sample)
-        running = [
-            pb.RunningTask(task_id=t, epoch=e, status="running") for t, e in self._runner.listed()
-        ]
+        running = self._runner.running_tasks()
         return await self._link.heartbeat(
             pb.Heartbeat(
                 worker_id=self.worker_id,

@@ -54,5 +54,11 @@ class MasterLink:
         )
         return ack
 
+    async def progress(self, progress: pb.TaskProgress) -> pb.Ack:
+        ack: pb.Ack = await call(
+            self._stub.ReportTaskProgress(progress, metadata=self._metadata(), timeout=_TIMEOUT_S)
+        )
+        return ack
+
     async def close(self) -> None:
         await self._channel.close()

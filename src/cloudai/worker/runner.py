@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.errors import CloudAIError, Conflict, InvalidRequest, Unavailable
-from cloudai.domain.task import TaskStatus
+from cloudai.domain.task import Failure, TaskStatus
 from cloudai.rpc import convert
 from cloudai.worker.executors.base import ExecutionSpec, Executor, ExitStatus
 from cloudai.worker.master_link import MasterLink
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 LOG_FILE_NAME = "task.log"
 _LOG_TAIL = 64 * 1024
 _RETRY_MAX_S = 5.0
+_START_REPORT_TRIES = 5  # then the next heartbeat, which says "running", settles it
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class AttemptRun:
     task_name: str
     submitted_at: int
     started_ms: int
+    started: bool = False  # the container (or process) really runs
     done: asyncio.Event = field(default_factory=asyncio.Event)
     status: ExitStatus | None = None
     task: asyncio.Task[None] | None = None
@@ -53,6 +55,7 @@ def spec_from_task(message: pb.Task, attempt_dir: Path) -> ExecutionSpec:
         gpu=message.req_gpu,
         output_dir=attempt_dir / "output",
         log_path=attempt_dir / LOG_FILE_NAME,
+        env=dict(message.env),
     )
 
 
@@ -66,9 +69,24 @@ class Runner:
         self._attempts_dir = data_dir / "attempts"
         self._runs: dict[tuple[str, int], AttemptRun] = {}
         self._stopping: set[asyncio.Task[bool]] = set()
+        self._reports: set[asyncio.Task[None]] = set()
 
     def listed(self) -> list[tuple[str, int]]:
         return list(self._runs)
+
+    def running_tasks(self) -> list[pb.RunningTask]:
+        """Every listed attempt as heartbeats carry it: "running" once it really started."""
+        return [
+            pb.RunningTask(
+                task_id=task_id,
+                epoch=epoch,
+                status=convert.RUNNING if run.started else convert.STARTING,
+                cpu_allocated=run.spec.cpu,
+                memory_allocated=run.spec.memory_gb,
+                gpu_allocated=run.spec.gpu,
+            )
+            for (task_id, epoch), run in self._runs.items()
+        ]
 
     def find(self, task_id: str, epoch: int) -> AttemptRun | None:
         if epoch:
@@ -105,7 +123,7 @@ class Runner:
 
     async def _drive(self, run: AttemptRun) -> None:
         try:
-            run.status = await self._executor.run(run.spec)
+            run.status = await self._executor.run(run.spec, lambda: self._started(run))
         except Exception as exc:  # an executor bug still ends the attempt, and is reported
             logger.exception("executor failed", extra={"task_id": run.spec.task_id})
             run.status = ExitStatus(exit_code=None, error=f"executor failed: {exc}")
@@ -119,17 +137,37 @@ class Runner:
         if delivered:
             await asyncio.to_thread(shutil.rmtree, run.spec.log_path.parent, True)
 
+    def _started(self, run: AttemptRun) -> None:
+        """Tell the master at once (in the background); heartbeats repeat it anyway."""
+        run.started = True
+        report = asyncio.create_task(self._report_started(run), name=f"started-{run.spec.key}")
+        self._reports.add(report)
+        report.add_done_callback(self._reports.discard)
+
+    async def _report_started(self, run: AttemptRun) -> None:
+        progress = pb.TaskProgress(
+            task_id=run.spec.task_id,
+            epoch=run.spec.epoch,
+            phase=convert.PHASE_STARTED,
+            at_ms=_now_ms(),
+        )
+        delay = 0.2
+        for _ in range(_START_REPORT_TRIES):
+            try:
+                await self._link.progress(progress)
+                return
+            except Unavailable as exc:
+                logger.warning("start report not delivered, will retry: %s", exc)
+            except CloudAIError as exc:  # superseded or unknown: the heartbeat settles it
+                logger.info("start report refused: %s", exc)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)
+
     def _result(
         self, run: AttemptRun, status: ExitStatus, outputs: CollectedOutputs
     ) -> pb.TaskResult:
-        if status.cancelled:
-            outcome, reason = TaskStatus.CANCELLED, "cancelled"
-        elif status.succeeded:
-            outcome, reason = TaskStatus.COMPLETED, "exit code 0"
-        else:
-            outcome = TaskStatus.FAILED
-            reason = status.error or ("out of memory" if status.oom_killed else "")
-            reason = reason or f"exit code {status.exit_code}"
+        outcome, reason, failure = _outcome(status)
         log_size = run.spec.log_path.stat().st_size
         return pb.TaskResult(
             task_id=run.spec.task_id,
@@ -145,6 +183,7 @@ class Runner:
             started_at_ms=run.started_ms,
             finished_at_ms=_now_ms(),
             log_size=log_size,
+            failure=failure,
         )
 
     async def _deliver(
@@ -209,9 +248,23 @@ class Runner:
             *self._stopping,
         )
         tasks = [run.task for run in self._runs.values() if run.task]
+        tasks += list(self._reports)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _outcome(status: ExitStatus) -> tuple[TaskStatus, str, str]:
+    """The outcome, its reason and the failure kind that decides a retry."""
+    if status.cancelled:
+        return TaskStatus.CANCELLED, "cancelled", Failure.CANCELLED.value
+    if status.succeeded:
+        return TaskStatus.COMPLETED, "exit code 0", ""
+    if status.error:
+        return TaskStatus.FAILED, status.error, status.failure or Failure.EXECUTOR.value
+    if status.oom_killed:
+        return TaskStatus.FAILED, "out of memory", Failure.OOM.value
+    return TaskStatus.FAILED, f"exit code {status.exit_code}", Failure.EXIT.value
 
 
 async def _read_chunks(path: Path) -> AsyncIterator[tuple[bool, bytes]]:

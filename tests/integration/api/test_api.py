@@ -200,6 +200,8 @@ async def test_wait_wakes_on_change(api: httpx.AsyncClient, core: MasterCore) ->
         api.get(f"/api/tasks/{task_id}/wait?until=running&timeout=30", headers=headers)
     )
     await core.dispatcher.schedule_once()
+    await core.applier.settle()
+    await core.lifecycle.started(task_id, 1, "w1")  # the worker's start report
     response = await waiting
     assert response.json()["status"] == "running"
     assert response.json()["worker_id"] == "w1"

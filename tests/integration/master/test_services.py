@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from cloudai.domain.task import (
 )
 from cloudai.domain.users import Role, User
 from cloudai.domain.workers import Usage, Worker
+from cloudai.master.applier import PlanApplier
 from cloudai.master.core import CoreOptions, MasterCore, build_core
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.gateway import FakeWorkerGateway
@@ -47,9 +49,22 @@ class Master:
     alice: User
     bob: User
 
-    async def submit(self, request: Resources = SMALL) -> Task:
+    applier: PlanApplier
+
+    async def submit(self, request: Resources = SMALL, **spec: Any) -> Task:
         self.clock.advance(0.001)  # the queue is ordered by submit time
-        return await self.tasks.submit(self.alice, TaskSpec("img", "true", request))
+        submitted = await self.tasks.submit(self.alice, TaskSpec("img", "true", request, **spec))
+        return submitted.task
+
+    async def schedule(self, *, start: bool = True) -> None:
+        """One pass; the assignments are sent, and each worker reports its start (as
+        a real worker does once the container runs) unless `start` is False."""
+        before = len(self.gateway.assigned)
+        await self.dispatcher.schedule_once()
+        await self.applier.settle()
+        if start:
+            for worker_id, task_id, epoch in self.gateway.assigned[before:]:
+                await self.lifecycle.started(task_id, epoch, worker_id)
 
     async def status(self, task_id: str) -> TaskStatus:
         return (await self.tasks.get(self.alice, task_id)).status
@@ -65,7 +80,7 @@ async def master(tmp_path: Path) -> AsyncIterator[Master]:
     bob = User("u-bob", "b@x.test", "bob", "h", Role.USER, clock.now())
     yield Master(
         store, clock, gateway, core.registry, core.lifecycle, core.dispatcher, core.tasks,
-        alice, bob,
+        alice, bob, core.applier,
     )  # fmt: skip
     await store.close()
 
@@ -88,7 +103,7 @@ def report(task: Task, outcome: TaskStatus, exit_code: int | None = 0) -> Attemp
 async def test_placement_runs_and_completion_frees_capacity(master: Master) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     first, second, third = [await master.submit() for _ in range(3)]
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     assert [a[1] for a in master.gateway.assigned] == [first.task_id, second.task_id]
     assert await master.status(first.task_id) is TaskStatus.RUNNING
     assert await master.status(third.task_id) is TaskStatus.QUEUED
@@ -96,14 +111,14 @@ async def test_placement_runs_and_completion_frees_capacity(master: Master) -> N
 
     running = await master.tasks.get(master.alice, first.task_id)
     assert await master.lifecycle.finished(report(running, TaskStatus.COMPLETED))
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     assert master.gateway.assigned[-1][1] == third.task_id
 
 
 async def test_repeated_and_stale_reports_are_no_ops(master: Master) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     task = await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     running = await master.tasks.get(master.alice, task.task_id)
     done = report(running, TaskStatus.FAILED, exit_code=3)
     assert await master.lifecycle.finished(done) is not None
@@ -121,7 +136,7 @@ async def test_report_from_a_worker_that_does_not_hold_the_attempt_is_ignored(
 ) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     task = await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     running = await master.tasks.get(master.alice, task.task_id)
     forged = AttemptReport(task.task_id, running.epoch, "w2", TaskStatus.COMPLETED, 0, "", False, 0)
     assert await master.lifecycle.finished(forged) is None
@@ -132,7 +147,7 @@ async def test_unreachable_worker_sends_the_task_back_to_the_queue(master: Maste
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     master.gateway.unreachable.add("w1")
     task = await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     again = await master.tasks.get(master.alice, task.task_id)
     assert again.status is TaskStatus.QUEUED and again.epoch == 1
     attempts = await attempts_of(master, task.task_id)
@@ -144,14 +159,14 @@ async def test_lost_worker_requeues_its_tasks_and_rejects_its_late_report(
 ) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     task = await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     first = await master.tasks.get(master.alice, task.task_id)
     master.clock.advance(31)
     await master.registry.register("w2", "127.0.0.1:2", CAPACITY)
     assert await master.registry.check_liveness() == ["w1"]
     await master.dispatcher.worker_lost("w1")
     assert await master.status(task.task_id) is TaskStatus.QUEUED
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     second = await master.tasks.get(master.alice, task.task_id)
     assert (second.worker_id, second.epoch) == ("w2", 2)
     assert await master.lifecycle.finished(report(first, TaskStatus.COMPLETED)) is None
@@ -170,7 +185,7 @@ async def test_heartbeat_keeps_a_worker_alive(master: Master) -> None:
 async def test_cancel_queued_and_running_tasks(master: Master) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     running = await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     queued = await master.submit(Resources(cpu=64, memory_gb=1, storage_gb=1))
     assert (await master.tasks.cancel(master.alice, queued.task_id)).status is TaskStatus.CANCELLED
     cancelled = await master.tasks.cancel(master.alice, running.task_id)
@@ -186,9 +201,9 @@ async def test_cancel_queued_and_running_tasks(master: Master) -> None:
 async def test_reconcile_kills_attempts_the_master_does_not_own(master: Master) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     task = await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     await master.tasks.cancel(master.alice, task.task_id)
-    running = [(task.task_id, 1), ("task-unknown", 4)]
+    running = [(task.task_id, 1, True), ("task-unknown", 4, True)]
     kill = await master.lifecycle.reconcile("w1", running, grace_s=15)
     assert kill == [(task.task_id, 1), ("task-unknown", 4)]
 
@@ -198,7 +213,7 @@ async def test_reconcile_requeues_settled_attempts_the_worker_does_not_list(
 ) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     task = await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     # Just assigned: the heartbeat may predate the assignment, so nothing is lost yet.
     assert await master.lifecycle.reconcile("w1", [], grace_s=15) == []
     assert await master.status(task.task_id) is TaskStatus.RUNNING
@@ -214,7 +229,7 @@ async def test_reregistering_worker_keeps_listed_attempts_and_loses_the_rest(
 ) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     kept, gone = await master.submit(), await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     await master.dispatcher.worker_registered("w1", [(kept.task_id, 1)])
     assert await master.status(kept.task_id) is TaskStatus.RUNNING
     assert await master.status(gone.task_id) is TaskStatus.QUEUED
@@ -236,7 +251,7 @@ async def test_attempt_keeps_its_own_timeline(master: Master) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     task = await master.submit()
     placed_at = master.clock.now()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     master.clock.advance(5)
     running = await master.tasks.get(master.alice, task.task_id)
     await master.lifecycle.finished(report(running, TaskStatus.COMPLETED))
@@ -249,7 +264,7 @@ async def test_attempt_keeps_its_own_timeline(master: Master) -> None:
 async def test_cancelling_a_running_task_keeps_the_attempts_start(master: Master) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     task = await master.submit()
-    await master.dispatcher.schedule_once()
+    await master.schedule()
     master.clock.advance(2)
     await master.tasks.cancel(master.alice, task.task_id)
     (attempt,) = await attempts_of(master, task.task_id)
@@ -275,8 +290,9 @@ async def test_a_report_that_overtakes_the_start_still_records_running(tmp_path:
     core_box.append(core)
     user = User("u-1", "u@x.test", "u", "h", Role.USER, core.clock.now())
     await core.registry.register("w1", "127.0.0.1:1", CAPACITY)
-    task = await core.tasks.submit(user, TaskSpec("img", "true", SMALL))
+    task = (await core.tasks.submit(user, TaskSpec("img", "true", SMALL))).task
     await core.dispatcher.schedule_once()
+    await core.applier.settle()
     events = await events_of(core.tasks, user, task.task_id)
     assert [e.to_status for e in events] == [
         TaskStatus.QUEUED, TaskStatus.ASSIGNED, TaskStatus.RUNNING, TaskStatus.COMPLETED,

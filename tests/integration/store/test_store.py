@@ -72,8 +72,9 @@ async def add(store: Store, task: Task) -> Task:
 
 def assign(task: Task, worker_id: str, at: datetime) -> tuple[Task, TaskEvent, Attempt]:
     """The next state of `task` (a copy) after it is placed on `worker_id`."""
-    moved = dataclasses.replace(task, epoch=task.epoch + 1, worker_id=worker_id)
-    event = transition(moved, TaskStatus.ASSIGNED, at=at, reason="placed")
+    moved, event = transition(
+        task, TaskStatus.ASSIGNED, at=at, reason="placed", epoch=task.epoch + 1, worker_id=worker_id
+    )
     return moved, event, Attempt(moved.task_id, moved.epoch, worker_id, at)
 
 
@@ -220,10 +221,10 @@ async def test_save_task_writes_task_events_attempt_and_result(store: Store) -> 
     assert await store.get_task("t1") == assigned
     assert await store.get_attempt("t1", 1) == attempt
 
-    running = dataclasses.replace(assigned)
-    ev2 = transition(running, TaskStatus.RUNNING, at=T0 + timedelta(seconds=2))
-    done = dataclasses.replace(running, exit_code=0)
-    ev3 = transition(done, TaskStatus.COMPLETED, at=T0 + timedelta(seconds=9), reason="exit 0")
+    running, ev2 = transition(assigned, TaskStatus.RUNNING, at=T0 + timedelta(seconds=2))
+    done, ev3 = transition(
+        running, TaskStatus.COMPLETED, at=T0 + timedelta(seconds=9), reason="exit 0", exit_code=0
+    )
     finished = dataclasses.replace(
         attempt,
         status=AttemptStatus.SUCCEEDED,
@@ -285,8 +286,9 @@ async def test_attempts_by_epoch_and_result_upsert(store: Store) -> None:
     assert await store.save_task(
         first, expected_status=TaskStatus.QUEUED, expected_epoch=0, events=[ev], attempt=attempt1
     )
-    requeued = dataclasses.replace(first, worker_id=None)
-    ev = transition(requeued, TaskStatus.QUEUED, at=T0 + timedelta(seconds=5), reason="lost")
+    requeued, ev = transition(
+        first, TaskStatus.QUEUED, at=T0 + timedelta(seconds=5), reason="lost", worker_id=None
+    )
     lost = dataclasses.replace(attempt1, status=AttemptStatus.LOST, reason="worker lost")
     assert await store.save_task(
         requeued, expected_status=TaskStatus.ASSIGNED, expected_epoch=1, events=[ev], attempt=lost

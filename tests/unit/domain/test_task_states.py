@@ -19,12 +19,17 @@ def make_task(status: TaskStatus = TaskStatus.QUEUED) -> Task:
 
 
 def test_happy_path_records_events_and_timestamps() -> None:
-    task = make_task()
-    events = [
-        transition(task, TaskStatus.ASSIGNED, at=T0, reason="placed"),
-        transition(task, TaskStatus.RUNNING, at=T1, reason="started"),
-        transition(task, TaskStatus.COMPLETED, at=T1, reason="exit code 0"),
-    ]
+    original = make_task()
+    events = []
+    task = original
+    for status, reason in [
+        (TaskStatus.ASSIGNED, "placed"),
+        (TaskStatus.RUNNING, "started"),
+        (TaskStatus.COMPLETED, "exit code 0"),
+    ]:
+        task, event = transition(task, status, at=T1, reason=reason)
+        events.append(event)
+    assert original.status is TaskStatus.QUEUED  # pure: the input is left as it was
     assert [(e.from_status, e.to_status) for e in events] == [
         (TaskStatus.QUEUED, TaskStatus.ASSIGNED),
         (TaskStatus.ASSIGNED, TaskStatus.RUNNING),
@@ -37,10 +42,8 @@ def test_happy_path_records_events_and_timestamps() -> None:
 @pytest.mark.parametrize("final", sorted(TERMINAL))
 @pytest.mark.parametrize("target", list(TaskStatus))
 def test_terminal_states_are_final(final: TaskStatus, target: TaskStatus) -> None:
-    task = make_task(final)
     with pytest.raises(InvalidTransition):
-        transition(task, target, at=T1)
-    assert task.status is final
+        transition(make_task(final), target, at=T1)
 
 
 def test_queued_cannot_jump_to_running_or_completed() -> None:

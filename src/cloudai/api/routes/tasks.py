@@ -27,8 +27,16 @@ _MAX_LOG_READ = 4 * 1024 * 1024
 
 @router.post("", status_code=201)
 async def submit(body: TaskIn, user: CurrentUser, services: ServicesDep) -> SubmitOut:
-    task = await services.tasks.submit(user, body.to_spec())
-    return SubmitOut(task_id=task.task_id, status=task.status, message="task queued")
+    submitted = await services.tasks.submit(user, body.to_spec())
+    task = submitted.task
+    return SubmitOut(
+        task_id=task.task_id,
+        status=task.status,
+        message="task queued",
+        task_type=task.task_type,
+        deadline=task.deadline,
+        warning="; ".join(submitted.warnings) or None,
+    )
 
 
 @router.get("")
@@ -40,15 +48,21 @@ async def list_tasks(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TaskListOut:
     tasks = await services.tasks.list_tasks(user, status, limit, offset)
-    pending = services.dispatcher.pending_reason
-    return TaskListOut(
-        tasks=[TaskOut.of(t, pending(t.task_id)) for t in tasks], limit=limit, offset=offset
+    return TaskListOut(tasks=[_out(services, t) for t in tasks], limit=limit, offset=offset)
+
+
+def _out(services: Services, task: Task) -> TaskOut:
+    dispatcher = services.dispatcher
+    if task.status is not TaskStatus.QUEUED:
+        return TaskOut.of(task)
+    return TaskOut.of(
+        task, dispatcher.pending_reason(task.task_id), dispatcher.queue_position(task.task_id)
     )
 
 
 async def _detail(services: Services, task: Task) -> TaskDetailOut:
     events, attempts = await services.tasks.history(task)
-    base = TaskOut.of(task, services.dispatcher.pending_reason(task.task_id))
+    base = _out(services, task)
     return TaskDetailOut(
         **base.model_dump(),
         events=[EventOut.of(e) for e in events],

@@ -7,7 +7,8 @@ the worker's bookkeeping has a single path; only programming errors raise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +36,7 @@ class ExecutionSpec:
     gpu: int
     output_dir: Path  # host directory; mounted read-write at /output in containers
     log_path: Path  # stdout+stderr bytes are appended here as they arrive
+    env: Mapping[str, str] = field(default_factory=dict)  # the task's own variables
 
     @property
     def key(self) -> tuple[str, int]:
@@ -47,6 +49,9 @@ class ExitStatus:
     oom_killed: bool = False
     error: str = ""  # why it could not start or run; "" when it ran
     cancelled: bool = False  # stopped by Executor.stop()
+    # Why it never ran, when `error` is set: "image" (not found, unauthorised: final),
+    # "pull_timeout" (retried), or "" (the executor's own failure: retried).
+    failure: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -57,8 +62,9 @@ class Executor(Protocol):
     name: str
     sandboxed: bool
 
-    async def run(self, spec: ExecutionSpec) -> ExitStatus:
-        """Run to completion. Never raises for task failures."""
+    async def run(self, spec: ExecutionSpec, started: Callable[[], None] = ...) -> ExitStatus:
+        """Run to completion; call `started` once the container (or process) really
+        runs — not when it is only pulled or created. Never raises for task failures."""
         ...
 
     async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:
@@ -76,6 +82,10 @@ class Executor(Protocol):
     async def close(self) -> None:
         """Stop everything still running and release clients."""
         ...
+
+
+def nothing() -> None:
+    """The default `started` callback."""
 
 
 def shell_argv(command: str | list[str] | None) -> list[str] | None:

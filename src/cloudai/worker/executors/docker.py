@@ -33,6 +33,7 @@ from cloudai.worker.executors.base import (
     ExecutionSpec,
     ExecutorError,
     ExitStatus,
+    nothing,
     shell_argv,
 )
 
@@ -68,7 +69,12 @@ def docker_available(client_factory: Callable[[], Any] = docker.from_env) -> boo
 
 
 class _Failed(Exception):
-    """A step of a run failed; the message becomes `ExitStatus.error`."""
+    """A step of a run failed; the message becomes `ExitStatus.error`, `failure` its
+    `ExitStatus.failure`."""
+
+    def __init__(self, message: str, failure: str = "") -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 def _explain(exc: BaseException) -> str:
@@ -99,6 +105,7 @@ class _Run:
     started: bool = False
     exited: bool = False
     cancelled: bool = False
+    on_started: Callable[[], None] = nothing
 
 
 class DockerExecutor:
@@ -124,17 +131,19 @@ class DockerExecutor:
 
     # -- the Executor protocol -------------------------------------------------------
 
-    async def run(self, spec: ExecutionSpec) -> ExitStatus:
+    async def run(self, spec: ExecutionSpec, started: Callable[[], None] = nothing) -> ExitStatus:
         if self._closed:
             return ExitStatus(exit_code=None, error="the docker executor is closed")
         if spec.key in self._runs:
             return ExitStatus(exit_code=None, error=f"{spec.key} is already running here")
-        run = _Run(spec, container_name(spec.task_id, spec.epoch))
+        run = _Run(spec, container_name(spec.task_id, spec.epoch), on_started=started)
         self._runs[spec.key] = run
         try:
             return await self._run(run)
         except _Failed as exc:
-            return ExitStatus(exit_code=None, error=str(exc), cancelled=run.cancelled)
+            return ExitStatus(
+                exit_code=None, error=str(exc), cancelled=run.cancelled, failure=exc.failure
+            )
         finally:
             # Also on asyncio cancellation: a forced removal kills a still running task.
             await self._remove(run)
@@ -241,6 +250,7 @@ class DockerExecutor:
                 _close_stream(stream)
                 raise
             run.started = True
+            run.on_started()
         return stream
 
     def _create_kwargs(self, spec: ExecutionSpec, name: str) -> dict[str, Any]:
@@ -257,6 +267,7 @@ class DockerExecutor:
             "security_opt": ["no-new-privileges"],
             "pids_limit": PIDS_LIMIT,
             "init": True,  # a real PID 1 forwards SIGTERM and reaps zombies
+            "environment": dict(spec.env),
             "labels": {
                 LABEL_TASK_ID: spec.task_id,
                 LABEL_EPOCH: str(spec.epoch),
@@ -283,10 +294,15 @@ class DockerExecutor:
                 except ImageNotFound:
                     if self.pull_policy == "never":
                         raise _Failed(
-                            f"image {image!r} is not present locally and pull_policy is 'never'"
+                            f"image {image!r} is not present locally and pull_policy is 'never'",
+                            "image",
                         ) from None
-        with _translating(f"pull image {image!r}"):
-            await asyncio.to_thread(client.images.pull, image)
+        try:
+            with _translating(f"pull image {image!r}"):
+                await asyncio.to_thread(client.images.pull, image)
+        except _Failed as exc:
+            timed_out = "timed out" in str(exc).lower() or "timeout" in str(exc).lower()
+            raise _Failed(str(exc), "pull_timeout" if timed_out else "image") from exc
 
     # -- docker plumbing -------------------------------------------------------------
 

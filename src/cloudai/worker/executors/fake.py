@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cloudai.worker.executors.base import ExecutionSpec, ExitStatus
+from cloudai.worker.executors.base import ExecutionSpec, ExitStatus, nothing
 
 # What a SIGTERMed process reports (128 + 15); a stopped fake run reports the same.
 CANCELLED_EXIT_CODE = 143
@@ -60,9 +60,11 @@ class FakeExecutor:
         self._active: dict[tuple[str, int], _Active] = {}
         self._started: dict[tuple[str, int], asyncio.Event] = {}
 
-    async def run(self, spec: ExecutionSpec) -> ExitStatus:
+    async def run(self, spec: ExecutionSpec, started: Callable[[], None] = nothing) -> ExitStatus:
         self.specs.append(spec)
         outcome = self.script(spec)
+        if outcome.exit_code is not None or outcome.block:
+            started()  # a scripted run that never started (exit_code None) says nothing
         _write_outputs(spec, outcome)
         status = ExitStatus(
             exit_code=outcome.exit_code, oom_killed=outcome.oom_killed, error=outcome.error

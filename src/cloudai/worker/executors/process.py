@@ -21,11 +21,12 @@ import shutil
 import signal
 import tempfile
 from asyncio.subprocess import Process
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from cloudai.worker.executors.base import ExecutionSpec, ExitStatus, shell_argv
+from cloudai.worker.executors.base import ExecutionSpec, ExitStatus, nothing, shell_argv
 
 _CLOSE_GRACE_S = 10.0
 
@@ -38,6 +39,7 @@ class _Run:
     proc: Process | None = None
     exited: bool = False
     cancelled: bool = False
+    on_started: Callable[[], None] = nothing
 
 
 class ProcessExecutor:
@@ -50,7 +52,7 @@ class ProcessExecutor:
         self._runs: dict[tuple[str, int], _Run] = {}
         self._closed = False
 
-    async def run(self, spec: ExecutionSpec) -> ExitStatus:
+    async def run(self, spec: ExecutionSpec, started: Callable[[], None] = nothing) -> ExitStatus:
         argv = shell_argv(spec.command)
         if argv is None:
             return ExitStatus(
@@ -60,7 +62,7 @@ class ProcessExecutor:
             return ExitStatus(exit_code=None, error="the process executor is closed")
         if spec.key in self._runs:
             return ExitStatus(exit_code=None, error=f"{spec.key} is already running here")
-        run = _Run(spec)
+        run = _Run(spec, on_started=started)
         self._runs[spec.key] = run
         try:
             return await self._run(run, argv)
@@ -115,6 +117,7 @@ class ProcessExecutor:
                     )
                 except OSError as exc:
                     return ExitStatus(exit_code=None, error=f"cannot start {argv[0]!r}: {exc}")
+                run.on_started()
             returncode = await run.proc.wait()
             run.exited = True
             return ExitStatus(exit_code=_exit_code(returncode), cancelled=run.cancelled)
@@ -142,6 +145,7 @@ class ProcessExecutor:
         inherited = {k: v for k, v in os.environ.items() if k in _INHERITED_ENV}
         return {
             **inherited,
+            **spec.env,
             "CLOUDAI_OUTPUT_DIR": output_dir,
             "OUTPUT_DIR": output_dir,
             "CLOUDAI_TASK_ID": spec.task_id,

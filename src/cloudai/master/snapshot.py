@@ -1,0 +1,113 @@
+"""Builds the scheduling `Snapshot`: workers with their free capacity, the whole queue,
+the running attempts, users' usage and learned durations, as of one instant."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from cloudai.domain import sla
+from cloudai.domain.resources import Resources
+from cloudai.domain.task import Task, TaskStatus
+from cloudai.domain.workers import Eligibility, Worker, WorkerStatus
+from cloudai.master.accounting import Accounting
+from cloudai.master.lifecycle import Lifecycle, iter_tasks
+from cloudai.master.registry import WorkerRegistry
+from cloudai.ports import Clock, Store
+from cloudai.scheduling.snapshot import QueuedTaskView, RunningView, Snapshot, WorkerView
+
+
+def schedulable(worker: Worker) -> bool:
+    """Takes new work: heard from since the master started, and open to work."""
+    return worker.status is WorkerStatus.ACTIVE and worker.eligibility is Eligibility.OPEN
+
+
+def queued_view(task: Task) -> QueuedTaskView:
+    return QueuedTaskView(
+        task_id=task.task_id,
+        user_id=task.user_id,
+        request=task.request,
+        submitted_at=task.created_at.timestamp(),
+        priority=task.priority,
+        task_type=task.task_type,
+        k_value=task.k_value,
+        target_worker_id=task.target_worker_id,
+    )
+
+
+class SnapshotBuilder:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        registry: WorkerRegistry,
+        lifecycle: Lifecycle,
+        accounting: Accounting,
+        *,
+        max_running_per_user: int | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._registry = registry
+        self._lifecycle = lifecycle
+        self._accounting = accounting
+        self._max_running_per_user = max_running_per_user
+
+    async def build(self, cursor: int = 0) -> Snapshot:
+        now = self._clock.now()
+        holding = await self._lifecycle.holding()
+        queue = [queued_view(t) async for t in iter_tasks(self._store, [TaskStatus.QUEUED])]
+        return Snapshot(
+            now=now.timestamp(),
+            workers=tuple(self._workers(holding)),
+            queue=tuple(queue),
+            running=tuple(_running_view(t) for t in holding if t.worker_id),
+            usage=self._usage(holding, now),
+            tau=self._accounting.tau(),
+            cursor=cursor,
+            max_running_per_user=self._max_running_per_user,
+        )
+
+    def _workers(self, holding: list[Task]) -> list[WorkerView]:
+        """Every worker not lost; free capacity is derived from the tasks that hold
+        resources, so a release can never happen twice."""
+        used: dict[str, Resources] = defaultdict(Resources)
+        for task in holding:
+            if task.worker_id:
+                used[task.worker_id] = used[task.worker_id] + task.request
+        return [
+            WorkerView(
+                worker_id=w.worker_id,
+                total=w.total,
+                free=(w.total - used[w.worker_id]).clamped(),
+                schedulable=schedulable(w),
+                cpu_load=w.usage.cpu / 100,
+                memory_load=w.usage.memory / 100,
+                gpu_load=w.usage.gpu / 100,
+            )
+            for w in self._registry.all()
+            if w.status is not WorkerStatus.LOST
+        ]
+
+    def _usage(self, holding: list[Task], now: datetime) -> dict[str, float]:
+        """Finished runs (decayed) plus what running attempts have used so far."""
+        usage = self._accounting.usage()
+        for task in holding:
+            if task.status is TaskStatus.RUNNING and task.started_at is not None:
+                seconds = (now - task.started_at).total_seconds()
+                usage[task.user_id] = sla.charge(
+                    usage.get(task.user_id, 0.0), task.request, seconds
+                )
+        return usage
+
+
+def _running_view(task: Task) -> RunningView:
+    started = task.started_at or task.updated_at
+    return RunningView(
+        task_id=task.task_id,
+        worker_id=task.worker_id or "",
+        user_id=task.user_id,
+        request=task.request,
+        started_at=started.timestamp(),
+        task_type=task.task_type,
+    )

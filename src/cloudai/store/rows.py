@@ -1,0 +1,183 @@
+"""Rows (`tables.py`) to domain objects and back: the only place that maps them.
+
+Every datetime is written in UTC and read back tz-aware in UTC (SQLite keeps no zone).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from cloudai.domain.resources import Resources
+from cloudai.domain.task import (
+    Attempt,
+    AttemptStatus,
+    Task,
+    TaskEvent,
+    TaskResult,
+    TaskStatus,
+)
+from cloudai.domain.users import Role, User
+from cloudai.domain.workers import Eligibility, Usage, Worker, WorkerStatus
+from cloudai.store.tables import AssignmentRow, EventRow, ResultRow, TaskRow, UserRow, WorkerRow
+
+
+def utc(dt: datetime) -> datetime:
+    """Naive values are UTC (SQLite drops the zone); aware ones are converted to UTC."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def utc_opt(dt: datetime | None) -> datetime | None:
+    return None if dt is None else utc(dt)
+
+
+def columns(obj: Any) -> dict[str, Any]:
+    """A flat dataclass as column values: enums as their text, datetimes in UTC."""
+    return {k: column(v) for k, v in dataclasses.asdict(obj).items()}
+
+
+def column(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return utc(value)
+    return value
+
+
+def user_of(r: UserRow) -> User:
+    return User(r.user_id, r.email, r.name, r.password_hash, Role(r.role), utc(r.created_at))
+
+
+def worker_values(w: Worker) -> dict[str, Any]:
+    return {
+        "worker_id": w.worker_id,
+        "address": w.address,
+        "total_cpu": w.total.cpu,
+        "total_memory_gb": w.total.memory_gb,
+        "total_storage_gb": w.total.storage_gb,
+        "total_gpu": w.total.gpu,
+        "status": w.status.value,
+        "registered_at": utc(w.registered_at),
+        "last_heartbeat": utc(w.last_heartbeat),
+        "usage_cpu": w.usage.cpu,
+        "usage_memory": w.usage.memory,
+        "usage_storage": w.usage.storage,
+        "usage_gpu": w.usage.gpu,
+        "eligibility": w.eligibility.value,
+    }
+
+
+def worker_of(r: WorkerRow) -> Worker:
+    return Worker(
+        worker_id=r.worker_id,
+        address=r.address,
+        total=Resources(r.total_cpu, r.total_memory_gb, r.total_storage_gb, r.total_gpu),
+        status=WorkerStatus(r.status),
+        registered_at=utc(r.registered_at),
+        last_heartbeat=utc(r.last_heartbeat),
+        usage=Usage(r.usage_cpu, r.usage_memory, r.usage_storage, r.usage_gpu),
+        eligibility=Eligibility(r.eligibility),
+    )
+
+
+def task_values(t: Task) -> dict[str, Any]:
+    return {
+        "task_id": t.task_id,
+        "user_id": t.user_id,
+        "name": t.name,
+        "docker_image": t.docker_image,
+        # A copy: the row must not alias the caller's mutable list.
+        "command": list(t.command) if isinstance(t.command, list) else t.command,
+        "req_cpu": t.request.cpu,
+        "req_memory_gb": t.request.memory_gb,
+        "req_storage_gb": t.request.storage_gb,
+        "req_gpu": t.request.gpu,
+        "tag": t.tag,
+        "k_value": t.k_value,
+        "status": t.status.value,
+        "reason": t.reason,
+        "epoch": t.epoch,
+        "worker_id": t.worker_id,
+        "exit_code": t.exit_code,
+        "created_at": utc(t.created_at),
+        "updated_at": utc(t.updated_at),
+        "started_at": utc_opt(t.started_at),
+        "finished_at": utc_opt(t.finished_at),
+        "priority": t.priority,
+        "max_retries": t.max_retries,
+        "retries": t.retries,
+        "timeout_s": t.timeout_s,
+        "env": dict(t.env),
+        "target_worker_id": t.target_worker_id,
+        "task_type": t.task_type,
+        "tau_s": t.tau_s,
+        "deadline": utc_opt(t.deadline),
+        "sla_met": t.sla_met,
+    }
+
+
+def task_of(r: TaskRow) -> Task:
+    return Task(
+        task_id=r.task_id,
+        user_id=r.user_id,
+        name=r.name,
+        docker_image=r.docker_image,
+        command=r.command,
+        request=Resources(r.req_cpu, r.req_memory_gb, r.req_storage_gb, r.req_gpu),
+        tag=r.tag,
+        k_value=r.k_value,
+        created_at=utc(r.created_at),
+        updated_at=utc(r.updated_at),
+        status=TaskStatus(r.status),
+        reason=r.reason,
+        epoch=r.epoch,
+        worker_id=r.worker_id,
+        exit_code=r.exit_code,
+        started_at=utc_opt(r.started_at),
+        finished_at=utc_opt(r.finished_at),
+        priority=r.priority,
+        max_retries=r.max_retries,
+        retries=r.retries,
+        timeout_s=r.timeout_s,
+        env=dict(r.env or {}),
+        target_worker_id=r.target_worker_id,
+        task_type=r.task_type,
+        tau_s=r.tau_s,
+        deadline=utc_opt(r.deadline),
+        sla_met=r.sla_met,
+    )
+
+
+def event_of(r: EventRow) -> TaskEvent:
+    from_status = None if r.from_status is None else TaskStatus(r.from_status)
+    return TaskEvent(r.task_id, utc(r.at), from_status, TaskStatus(r.to_status), r.reason, r.epoch)
+
+
+def attempt_of(r: AssignmentRow) -> Attempt:
+    return Attempt(
+        task_id=r.task_id,
+        epoch=r.epoch,
+        worker_id=r.worker_id,
+        assigned_at=utc(r.assigned_at),
+        status=AttemptStatus(r.status),
+        started_at=utc_opt(r.started_at),
+        finished_at=utc_opt(r.finished_at),
+        exit_code=r.exit_code,
+        oom_killed=r.oom_killed,
+        reason=r.reason,
+    )
+
+
+def result_of(r: ResultRow) -> TaskResult:
+    return TaskResult(
+        r.task_id,
+        r.epoch,
+        r.worker_id,
+        TaskStatus(r.status),
+        r.exit_code,
+        r.reason,
+        r.log_size,
+        utc(r.finished_at),
+    )

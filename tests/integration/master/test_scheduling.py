@@ -1,0 +1,208 @@
+"""Placement through the master's services: start reports, restarts next to stale
+workers, bounded retries, priorities, timeouts, warnings, queue positions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cloudai.domain.errors import Forbidden, InvalidRequest
+from cloudai.domain.resources import Resources
+from cloudai.domain.task import AttemptReport, AttemptStatus, TaskSpec, TaskStatus
+from cloudai.domain.users import Role, User
+from cloudai.master.core import CoreOptions, MasterCore, build_core
+from cloudai.master.gateway import FakeWorkerGateway
+from cloudai.ports import FakeClock
+from cloudai.store.sql import SqlStore, open_store
+
+SMALL = Resources(cpu=1, memory_gb=0.5, storage_gb=1)
+CAPACITY = Resources(cpu=2, memory_gb=4, storage_gb=10)
+ALICE = User("u-alice", "a@x.test", "alice", "h", Role.USER, FakeClock().now())
+ADMIN = User("u-admin", "root@x.test", "root", "h", Role.ADMIN, FakeClock().now())
+
+
+class Cluster:
+    def __init__(self, store: SqlStore, tmp_path: Path, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.gateway = FakeWorkerGateway()
+        self.core: MasterCore = build_core(
+            store, self.clock, self.gateway, CoreOptions(tmp_path, jwt_secret="s" * 32)
+        )
+
+    async def submit(self, user: User = ALICE, request: Resources = SMALL, **spec: object) -> str:
+        self.clock.advance(0.001)
+        task_spec = TaskSpec("img", "true", request, **spec)  # type: ignore[arg-type]
+        return (await self.core.tasks.submit(user, task_spec)).task.task_id
+
+    async def schedule(self, *, start: bool = True) -> list[tuple[str, str, int]]:
+        before = len(self.gateway.assigned)
+        await self.core.dispatcher.schedule_once()
+        await self.core.applier.settle()
+        sent = self.gateway.assigned[before:]
+        if start:
+            for worker_id, task_id, epoch in sent:
+                await self.core.lifecycle.started(task_id, epoch, worker_id)
+        return sent
+
+    async def complete(self, task_id: str) -> None:
+        task = await self.core.tasks.get(ADMIN, task_id)
+        assert task.worker_id is not None
+        done = AttemptReport(
+            task_id, task.epoch, task.worker_id, TaskStatus.COMPLETED, 0, "exit code 0", False, 0
+        )
+        assert await self.core.lifecycle.finished(done) is not None
+
+    async def status(self, task_id: str) -> TaskStatus:
+        return (await self.core.tasks.get(ADMIN, task_id)).status
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def cluster(store: SqlStore, tmp_path: Path) -> Cluster:
+    return Cluster(store, tmp_path)
+
+
+async def test_running_only_once_the_worker_reports_the_start(cluster: Cluster) -> None:
+    await cluster.core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task_id = await cluster.submit()
+    await cluster.schedule(start=False)
+    assert await cluster.status(task_id) is TaskStatus.ASSIGNED
+    # A heartbeat listing the attempt as still starting changes nothing...
+    assert await cluster.core.lifecycle.reconcile("w1", [(task_id, 1, False)], grace_s=15) == []
+    assert await cluster.status(task_id) is TaskStatus.ASSIGNED
+    # ...one saying it runs records the start its own report may have missed.
+    await cluster.core.lifecycle.reconcile("w1", [(task_id, 1, True)], grace_s=15)
+    assert await cluster.status(task_id) is TaskStatus.RUNNING
+
+
+async def test_restarted_master_places_nothing_on_workers_not_heard_from(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    before = Cluster(store, tmp_path)
+    for stale in ("old-1", "old-2"):
+        await before.core.registry.register(stale, f"127.0.0.1:{len(stale)}", CAPACITY)
+    # The master restarts: the old workers are gone, two new ones join.
+    after = Cluster(store, tmp_path, before.clock)
+    after.gateway.unreachable |= {"old-1", "old-2"}
+    await after.core.registry.load()
+    for fresh in ("new-1", "new-2"):
+        await after.core.registry.register(fresh, "127.0.0.1:9", CAPACITY)
+    task_ids = [await after.submit() for _ in range(100)]
+    for _ in range(60):
+        for _, task_id, _ in await after.schedule():
+            await after.complete(task_id)
+        if all([await after.status(t) is TaskStatus.COMPLETED for t in task_ids]):
+            break
+    assert all([await after.status(t) is TaskStatus.COMPLETED for t in task_ids])
+    assert {w for w, _, _ in after.gateway.assigned} == {"new-1", "new-2"}
+    for task_id in task_ids:
+        _, attempts = await after.core.tasks.history(await after.core.tasks.get(ALICE, task_id))
+        assert [a.status for a in attempts] == [AttemptStatus.SUCCEEDED]
+
+
+async def test_unreachable_worker_turns_suspect_and_costs_no_retry(cluster: Cluster) -> None:
+    await cluster.core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    await cluster.core.registry.register("w2", "127.0.0.1:2", CAPACITY)
+    cluster.gateway.unreachable.add("w1")
+    task_id = await cluster.submit(max_retries=0)
+    await cluster.schedule()  # round robin tries w1 first
+    task = await cluster.core.tasks.get(ALICE, task_id)
+    assert task.status is TaskStatus.QUEUED and task.retries == 0
+    assert cluster.core.registry.get("w1").status.value == "suspect"  # type: ignore[union-attr]
+    await cluster.schedule()
+    task = await cluster.core.tasks.get(ALICE, task_id)
+    assert (task.status, task.worker_id) == (TaskStatus.RUNNING, "w2")
+
+
+async def test_a_task_whose_worker_keeps_being_lost_fails_after_its_retries(
+    cluster: Cluster,
+) -> None:
+    task_id = await cluster.submit(max_retries=2)
+    for round_ in range(3):
+        worker_id = f"w{round_}"
+        await cluster.core.registry.register(worker_id, "127.0.0.1:1", CAPACITY)
+        await cluster.schedule()
+        await cluster.core.dispatcher.worker_lost(worker_id)
+    task = await cluster.core.tasks.get(ALICE, task_id)
+    assert task.status is TaskStatus.FAILED and task.retries == 2
+    assert "no retries left (2 of 2 used)" in task.reason
+
+
+async def test_priority_orders_the_queue_and_only_admins_raise_it(cluster: Cluster) -> None:
+    with pytest.raises(Forbidden):
+        await cluster.submit(priority=5)
+    low = await cluster.submit(priority=-5)
+    normal = await cluster.submit()
+    urgent = await cluster.submit(ADMIN, priority=10)
+    await cluster.core.registry.register("w1", "127.0.0.1:1", Resources(1, 4, 10))
+    await cluster.schedule()
+    assert await cluster.status(urgent) is TaskStatus.RUNNING
+    dispatcher = cluster.core.dispatcher
+    assert (dispatcher.queue_position(normal), dispatcher.queue_position(low)) == (1, 2)
+    assert dispatcher.pending_reason(low)
+
+
+async def test_target_worker_is_respected(cluster: Cluster) -> None:
+    await cluster.core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    await cluster.core.registry.register("w2", "127.0.0.1:2", CAPACITY)
+    task_id = await cluster.submit(target_worker_id="w2")
+    await cluster.schedule()
+    assert (await cluster.core.tasks.get(ALICE, task_id)).worker_id == "w2"
+
+
+async def test_running_past_its_timeout_fails_and_the_worker_is_told(cluster: Cluster) -> None:
+    await cluster.core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    task_id = await cluster.submit(timeout_s=5)
+    await cluster.schedule()
+    cluster.clock.advance(4)
+    assert await cluster.core.lifecycle.timed_out() == []
+    cluster.clock.advance(2)
+    (expired,) = await cluster.core.lifecycle.timed_out()
+    assert expired.task_id == task_id
+    task = await cluster.core.tasks.get(ALICE, task_id)
+    assert task.status is TaskStatus.FAILED and task.reason.startswith("timeout")
+
+
+async def test_submit_warns_of_an_inferred_type_and_of_no_possible_fit(cluster: Cluster) -> None:
+    await cluster.core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    spec = TaskSpec("img", "true", SMALL, tag="memory-light")
+    light = await cluster.core.tasks.submit(ALICE, spec)
+    assert light.task.task_type == "cpu-light" and light.task.tag == "memory-light"
+    assert any("treated as 'cpu-light'" in w for w in light.warnings)
+    typed = await cluster.core.tasks.submit(ALICE, TaskSpec("img", "true", SMALL, tag="mixed"))
+    assert typed.warnings == []
+    huge = await cluster.core.tasks.submit(ALICE, TaskSpec("img", "true", Resources(64, 1, 1)))
+    assert any("no registered worker could ever fit" in w for w in huge.warnings)
+    await cluster.schedule()
+    reason = cluster.core.dispatcher.pending_reason(huge.task.task_id) or ""
+    assert "could ever fit" in reason
+
+
+async def test_completion_records_whether_the_deadline_was_met(cluster: Cluster) -> None:
+    await cluster.core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    on_time = await cluster.submit(tag="cpu-light", k_value=2.0)  # deadline: 10 s
+    late = await cluster.submit(tag="cpu-light", k_value=2.0)
+    await cluster.schedule()
+    await cluster.complete(on_time)
+    cluster.clock.advance(30)
+    await cluster.complete(late)
+    assert (await cluster.core.tasks.get(ALICE, on_time)).sla_met is True
+    assert (await cluster.core.tasks.get(ALICE, late)).sla_met is False
+
+
+async def test_the_scheduler_can_be_switched_at_run_time(cluster: Cluster) -> None:
+    dispatcher = cluster.core.dispatcher
+    assert dispatcher.scheduler == "round_robin"
+    dispatcher.use("best_fit")
+    assert dispatcher.scheduler == "best_fit"
+    with pytest.raises(InvalidRequest):
+        dispatcher.use("fastest")
+    assert set(dispatcher.names()) == {"round_robin", "best_fit", "spread", "rts", "agent"}
