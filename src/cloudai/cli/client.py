@@ -74,16 +74,22 @@ def save_credentials(credentials: Credentials) -> Path:
 
 
 def load_credentials() -> Credentials:
-    """The stored credentials; `CLOUDAI_URL` overrides the stored URL."""
+    """The stored credentials; `CLOUDAI_URL` and `CLOUDAI_TOKEN` (an API token, as
+    NOMAD_TOKEN is Nomad's) override them, and with both set no login is needed."""
+    url, token = os.environ.get("CLOUDAI_URL"), os.environ.get("CLOUDAI_TOKEN")
+    if url and token:
+        return Credentials(url, token)
     path = config_dir() / CREDENTIALS_FILE
     try:
         stored = json.loads(path.read_text())
-        url, token = str(stored["url"]), str(stored["access_token"])
+        stored_url, stored_token = str(stored["url"]), str(stored["access_token"])
     except FileNotFoundError:
+        if token:
+            return Credentials(DEFAULT_URL, token)
         raise CliError(f"not logged in (no {path}); run `cloudai login` first") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CliError(f"cannot read {path} ({exc}); run `cloudai login` first") from None
-    return Credentials(os.environ.get("CLOUDAI_URL") or url, token)
+    return Credentials(url or stored_url, token or stored_token)
 
 
 class Client:

@@ -14,7 +14,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StopSignals:
-    """SIGINT (Ctrl-C), SIGTERM and SIGHUP (a closed terminal, `systemctl reload`) all ask
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP (its terminal went away) all ask
     the process to stop, once. The handlers stay in place until the stop sequence has run,
     so a second Ctrl-C while stopping is reported and otherwise ignored: cleanup that is
     cut half-way leaves containers running and a store not closed. SIGKILL still ends it.
