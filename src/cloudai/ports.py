@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -56,6 +57,16 @@ class Claim(StrEnum):
     CLAIMED = "claimed"
     TASK_CHANGED = "task_changed"  # no longer queued at that epoch: cancelled or placed
     NO_CAPACITY = "no_capacity"  # the worker is full (or gone) by now
+
+
+@dataclass(frozen=True, slots=True)
+class SlaCount:
+    """Finished tasks with an SLA verdict, by task type and the policy that placed them."""
+
+    task_type: str
+    scheduler: str
+    met: int
+    total: int
 
 
 class Store(Protocol):
@@ -136,6 +147,10 @@ class Store(Protocol):
         queued at `expected_epoch` AND what the worker's holding tasks ask plus this
         task's request fits in `capacity` — checked and written in one transaction,
         serialised per worker, so concurrent appliers can never overbook a worker."""
+        ...
+
+    async def sla_counts(self) -> list[SlaCount]:
+        """Per (task type, scheduler): tasks that met their deadline, of those judged."""
         ...
 
     async def list_events(self, task_id: str) -> list[TaskEvent]: ...

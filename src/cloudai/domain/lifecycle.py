@@ -84,13 +84,14 @@ def admit(spec: TaskSpec, *, task_id: str, user_id: str, at: datetime, task_type
     )
 
 
-def place(task: Task, *, worker_id: str, at: datetime) -> Transition | None:
+def place(task: Task, *, worker_id: str, at: datetime, by: str = "") -> Transition | None:
+    """Open the next attempt on `worker_id`; `by` names the policy that chose it."""
     if task.status is not TaskStatus.QUEUED:
         return None  # cancelled (or placed by another applier) meanwhile
     epoch = task.epoch + 1
     moved, event = transition(
         task, TaskStatus.ASSIGNED, at=at, reason=f"placed on {worker_id}",
-        epoch=epoch, worker_id=worker_id, exit_code=None,
+        epoch=epoch, worker_id=worker_id, exit_code=None, scheduler=by,
     )  # fmt: skip
     return Transition(moved, (event,), Attempt(task.task_id, epoch, worker_id, assigned_at=at))
 

@@ -152,6 +152,7 @@ class Task:
     tau_s: float = 0.0  # the expected duration used for its deadline
     deadline: datetime | None = None  # created_at + k * tau_s
     sla_met: bool | None = None  # set when it ends (None: cancelled, or not ended)
+    scheduler: str = ""  # the policy that placed its current (or last) attempt
 
 
 @dataclass(frozen=True, slots=True)

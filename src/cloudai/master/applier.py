@@ -61,13 +61,13 @@ class PlanApplier:
         self._outbox: dict[str, deque[Task]] = {}
         self._senders: dict[str, asyncio.Task[None]] = {}
 
-    async def apply(self, placements: Sequence[Placement]) -> list[Applied]:
-        """Claim each placement, queue the claimed ones for sending; never waits for a
-        worker to answer."""
+    async def apply(self, placements: Sequence[Placement], *, by: str) -> list[Applied]:
+        """Claim each placement (`by`: the policy or agent that proposed it), queue the
+        claimed ones for sending; never waits for a worker to answer."""
         applied = []
         for placement in placements:
             try:
-                worker, task = await self._claim(placement)
+                worker, task = await self._claim(placement, by)
             except _Refused as refused:
                 applied.append(Applied(placement, False, str(refused)))
                 continue
@@ -75,7 +75,7 @@ class PlanApplier:
             self._enqueue(worker, task)
         return applied
 
-    async def _claim(self, placement: Placement) -> tuple[Worker, Task]:
+    async def _claim(self, placement: Placement, by: str) -> tuple[Worker, Task]:
         worker = self._registry.get(placement.worker_id)
         if worker is None:
             raise _Refused(f"worker {placement.worker_id} is not registered")
@@ -87,7 +87,7 @@ class PlanApplier:
             raise _Refused(str(exc)) from exc
         if task.target_worker_id and task.target_worker_id != worker.worker_id:
             raise _Refused(f"task {task.task_id} may only run on {task.target_worker_id}")
-        transition = rules.place(task, worker_id=worker.worker_id, at=self._clock.now())
+        transition = rules.place(task, worker_id=worker.worker_id, at=self._clock.now(), by=by)
         if transition is None:
             raise _Refused(f"task {task.task_id} is {task.status}, not queued")
         claim = await self._store.claim_task(

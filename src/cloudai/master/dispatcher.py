@@ -121,7 +121,8 @@ class Dispatcher:
             self._remember(plan, placed=())
             return []
         self._cursor = plan.cursor
-        applied = await self._applier.apply(plan.placements)
+        by = self._policy.name if self._name == AGENT else self._name  # agent silent: fallback
+        applied = await self._applier.apply(plan.placements, by=by)
         placed = [a.placement for a in applied if a.placed]
         for refused in (a for a in applied if not a.placed):
             plan.pending[refused.placement.task_id] = f"placement refused: {refused.reason}"

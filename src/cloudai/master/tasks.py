@@ -27,7 +27,7 @@ from cloudai.master.gateway import WorkerGateway
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.transitions import TaskWriter
 from cloudai.master.watch import TaskWatch
-from cloudai.ports import Clock, Store
+from cloudai.ports import Clock, SlaCount, Store
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,30 @@ def new_task_id() -> str:
 class Submitted:
     task: Task
     warnings: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class HitRate:
+    met: int
+    total: int
+
+    @property
+    def rate(self) -> float:
+        return self.met / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SlaReport:
+    by_type: dict[str, HitRate]
+    by_scheduler: dict[str, HitRate]
+
+
+def _rates(counts: list[SlaCount], key: Callable[[SlaCount], str]) -> dict[str, HitRate]:
+    summed: dict[str, tuple[int, int]] = {}
+    for count in counts:
+        met, total = summed.get(key(count), (0, 0))
+        summed[key(count)] = (met + count.met, total + count.total)
+    return {name: HitRate(met, total) for name, (met, total) in sorted(summed.items())}
 
 
 def can_see(user: User, task: Task) -> bool:
@@ -151,6 +175,14 @@ class TaskService:
             if recorded.path == path:
                 return task, recorded
         raise NotFound(f"no file {path!r} in task {task_id}")
+
+    async def sla_report(self) -> SlaReport:
+        """Deadline hit rates of finished tasks, per task type and per scheduler."""
+        counts = await self._store.sla_counts()
+        return SlaReport(
+            by_type=_rates(counts, lambda c: c.task_type),
+            by_scheduler=_rates(counts, lambda c: c.scheduler or "unknown"),
+        )
 
     async def cancel(self, user: User, task_id: str) -> Task:
         """Cancel now. The task is final at once; a running attempt is told to stop and

@@ -27,7 +27,7 @@ from cloudai.domain.task import (
 )
 from cloudai.domain.users import User
 from cloudai.domain.workers import Worker
-from cloudai.ports import Claim
+from cloudai.ports import Claim, SlaCount
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -207,6 +207,16 @@ class InMemoryStore:
             attempt=attempt,
         )
         return Claim.CLAIMED if saved else Claim.TASK_CHANGED
+
+    async def sla_counts(self) -> list[SlaCount]:
+        counts: dict[tuple[str, str], list[int]] = {}
+        for task in self._tasks.values():
+            if task.sla_met is None:
+                continue
+            seen = counts.setdefault((task.task_type, task.scheduler), [0, 0])
+            seen[0] += task.sla_met
+            seen[1] += 1
+        return [SlaCount(t, s, met, n) for (t, s), (met, n) in sorted(counts.items())]
 
     async def list_events(self, task_id: str) -> list[TaskEvent]:
         return [_copy(e) for e in self._events.get(task_id, [])]

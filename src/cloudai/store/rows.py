@@ -115,6 +115,7 @@ def task_values(t: Task) -> dict[str, Any]:
         "tau_s": t.tau_s,
         "deadline": utc_opt(t.deadline),
         "sla_met": t.sla_met,
+        "scheduler": t.scheduler,
     }
 
 
@@ -147,6 +148,7 @@ def task_of(r: TaskRow) -> Task:
         tau_s=r.tau_s,
         deadline=utc_opt(r.deadline),
         sla_met=r.sla_met,
+        scheduler=r.scheduler,
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, delete, func, insert, select, tuple_, update
+from sqlalchemy import CursorResult, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +31,7 @@ from cloudai.domain.task import (
 )
 from cloudai.domain.users import User
 from cloudai.domain.workers import Worker
-from cloudai.ports import Claim, Store
+from cloudai.ports import Claim, SlaCount, Store
 from cloudai.store import rows
 from cloudai.store.engine import make_engine, upgrade_to_head
 from cloudai.store.tables import (
@@ -306,6 +306,18 @@ class SqlStore:
                 return Claim.TASK_CHANGED
             await self._write_rest(session, events, attempt, None)
         return Claim.CLAIMED
+
+    async def sla_counts(self) -> list[SlaCount]:
+        met = func.sum(case((TaskRow.sla_met.is_(True), 1), else_=0))
+        stmt = (
+            select(TaskRow.task_type, TaskRow.scheduler, met, func.count())
+            .where(TaskRow.sla_met.is_not(None))
+            .group_by(TaskRow.task_type, TaskRow.scheduler)
+            .order_by(TaskRow.task_type, TaskRow.scheduler)
+        )
+        async with self._sessions() as session:
+            found = (await session.execute(stmt)).all()
+        return [SlaCount(t, sched, int(m), int(n)) for t, sched, m, n in found]
 
     async def list_events(self, task_id: str) -> list[TaskEvent]:
         stmt = select(EventRow).where(EventRow.task_id == task_id).order_by(EventRow.id)

@@ -104,6 +104,7 @@ class TaskRow(Base):
     tau_s: Mapped[float] = mapped_column(Float, server_default="0")
     deadline: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     sla_met: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    scheduler: Mapped[str] = mapped_column(String, server_default="")
 
     __table_args__ = (
         # The queue in submit order, and what each worker holds.

@@ -135,3 +135,19 @@ async def test_two_appliers_racing_on_postgres_never_overbook(tmp_path: Path) ->
         finally:
             await one.close()
             await two.close()
+
+
+async def test_sla_counts_group_judged_tasks_by_type_and_scheduler(store: Store) -> None:
+    judged = [
+        new_task(1, sla_met=True, scheduler="rts"),
+        new_task(2, sla_met=False, scheduler="rts"),
+        new_task(3, sla_met=True, scheduler="best_fit", task_type="mixed"),
+        new_task(4),  # not judged (still queued)
+    ]
+    for task in judged:
+        await store.add_task(task, submitted_event(task))
+    counts = await store.sla_counts()
+    assert [(c.task_type, c.scheduler, c.met, c.total) for c in counts] == [
+        ("cpu-light", "rts", 1, 2),
+        ("mixed", "best_fit", 1, 1),
+    ]

@@ -32,6 +32,7 @@ def _task_columns() -> list[sa.Column[Any]]:
         sa.Column("tau_s", sa.Float(), server_default="0", nullable=False),
         sa.Column("deadline", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sla_met", sa.Boolean(), nullable=True),
+        sa.Column("scheduler", sa.String(), server_default="", nullable=False),
     ]
 
 
