@@ -23,11 +23,16 @@ logger = logging.getLogger(__name__)
 PAGE = 1000
 
 
-async def iter_tasks(store: Store, statuses: Collection[TaskStatus]) -> AsyncIterator[Task]:
-    """Every task in `statuses`, oldest first, a page at a time: no silent limit."""
+async def iter_tasks(
+    store: Store, statuses: Collection[TaskStatus], *, worker_id: str | None = None
+) -> AsyncIterator[Task]:
+    """Every task in `statuses` (on `worker_id`, if given), oldest first, a page at a
+    time: no silent limit."""
     after: tuple[datetime, str] | None = None
     while True:
-        page = await store.list_tasks(statuses=statuses, limit=PAGE, after=after)
+        page = await store.list_tasks(
+            statuses=statuses, worker_id=worker_id, limit=PAGE, after=after
+        )
         for task in page:
             yield task
         if len(page) < PAGE:
@@ -100,11 +105,7 @@ class Lifecycle:
 
     async def holding(self, worker_id: str | None = None) -> list[Task]:
         """Every task whose current attempt holds resources (on `worker_id`, if given)."""
-        if worker_id is not None:
-            return await self._store.list_tasks(
-                worker_id=worker_id, statuses=HOLDING, limit=1_000_000
-            )
-        return [task async for task in iter_tasks(self._store, HOLDING)]
+        return [task async for task in iter_tasks(self._store, HOLDING, worker_id=worker_id)]
 
     async def reconcile(
         self, worker_id: str, running: list[tuple[str, int, bool]], *, grace_s: float

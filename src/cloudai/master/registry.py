@@ -88,6 +88,16 @@ class WorkerRegistry:
                 newly_lost.append(worker.worker_id)
         return newly_lost
 
+    async def set_eligibility(self, worker_id: str, eligibility: Eligibility) -> Worker:
+        """Open a worker to new work, or drain or cordon it (it keeps what it runs)."""
+        worker = self._workers.get(worker_id)
+        if worker is None:
+            raise NotFound(f"worker {worker_id} is not registered")
+        worker.eligibility = eligibility
+        await self._store.upsert_worker(worker)
+        logger.info("worker %s", eligibility.value, extra={"worker_id": worker_id})
+        return replace(worker)
+
     def mark_suspect(self, worker_id: str, why: str) -> None:
         """The worker could not be reached: place nothing more on it until it
         heartbeats again (the store learns at the next liveness change)."""

@@ -12,6 +12,7 @@ from cloudai.domain.errors import Forbidden, InvalidRequest
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import AttemptReport, AttemptStatus, TaskSpec, TaskStatus
 from cloudai.domain.users import Role, User
+from cloudai.domain.workers import Eligibility
 from cloudai.master.core import CoreOptions, MasterCore, build_core
 from cloudai.master.gateway import FakeWorkerGateway
 from cloudai.ports import FakeClock
@@ -206,3 +207,24 @@ async def test_the_scheduler_can_be_switched_at_run_time(cluster: Cluster) -> No
     with pytest.raises(InvalidRequest):
         dispatcher.use("fastest")
     assert set(dispatcher.names()) == {"round_robin", "best_fit", "spread", "rts", "agent"}
+
+
+async def test_draining_and_cordoned_workers_take_nothing_new(cluster: Cluster) -> None:
+    registry = cluster.core.registry
+    await registry.register("w1", "127.0.0.1:1", CAPACITY)
+    await registry.register("w2", "127.0.0.1:2", CAPACITY)
+    kept = await cluster.submit(target_worker_id="w1")
+    await cluster.schedule()
+    await registry.set_eligibility("w1", Eligibility.DRAINING)
+    await registry.set_eligibility("w2", Eligibility.CORDONED)
+    waiting = await cluster.submit()
+    await cluster.schedule()
+    assert await cluster.status(kept) is TaskStatus.RUNNING  # it keeps what it runs
+    assert await cluster.status(waiting) is TaskStatus.QUEUED
+    assert cluster.core.dispatcher.pending_reason(waiting)
+    # Re-registering (a worker restart) keeps the operator's choice.
+    await registry.register("w2", "127.0.0.1:2", CAPACITY)
+    assert registry.get("w2").eligibility is Eligibility.CORDONED  # type: ignore[union-attr]
+    await registry.set_eligibility("w2", Eligibility.OPEN)
+    await cluster.schedule()
+    assert (await cluster.core.tasks.get(ALICE, waiting)).worker_id == "w2"
