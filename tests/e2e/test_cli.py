@@ -162,7 +162,7 @@ def test_status_explains_a_queued_task_and_cancel_ends_it(cli: Cli) -> None:
     status = cli("status", huge)
     assert status.returncode == 0, status.stderr
     assert "queued" in status.stdout
-    assert "no registered worker has enough cpu" in status.stdout
+    assert "no registered worker could ever fit" in status.stdout
     assert json.loads(cli("status", huge, "--json").stdout)["pending_reason"]
 
     cancelled = cli("cancel", huge)

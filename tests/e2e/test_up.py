@@ -102,7 +102,7 @@ def test_task_bigger_than_every_worker_stays_queued(alice: httpx.Client) -> None
     task = alice.get(f"/api/tasks/{huge}").json()
     assert task["status"] == "queued"
     assert task["worker_id"] is None and task["attempts"] == []
-    assert "no registered worker has enough cpu" in task["pending_reason"]
+    assert "no registered worker could ever fit" in task["pending_reason"]
     assert alice.delete(f"/api/tasks/{huge}").json()["status"] == "cancelled"
 
 

@@ -53,7 +53,7 @@ class WorkerApp:
         except ExecutorError as exc:
             raise Unavailable(
                 f"the {executor.name} executor cannot start: {exc}. Start dockerd, or set "
-                "CLOUDAI_WORKER_EXECUTOR=process to run tasks unsandboxed"
+                "--executor process (CLOUDAI_EXECUTOR=process) to run tasks unsandboxed"
             ) from exc
         if reaped:
             logger.warning("removed %d leftover containers", reaped)

@@ -47,8 +47,8 @@ class WorkerService(WorkerSide):
         return pb.TaskAck(success=True, message="stopping" if stopping else "not running")
 
     async def MasterRegister(self, request: pb.MasterInfo, context: Context) -> pb.RegisterAck:
-        # Workers join a master with --master and --token; nobody may redirect them.
-        return pb.RegisterAck(success=False, message="this worker joins with --master/--token")
+        # Workers join a master with --master and --join-token; nobody may redirect them.
+        return pb.RegisterAck(success=False, message="this worker joins with --master/--join-token")
 
     async def StreamTaskLogs(
         self, request: pb.TaskLogRequest, context: Context
