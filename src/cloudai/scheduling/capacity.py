@@ -90,13 +90,15 @@ class FreeCapacity:
 
     def refresh_bound(self) -> None:
         """Recompute the exact per-dimension maxima over the unreserved workers."""
-        others = [i for i in range(len(self.ids)) if i != self.reserved]
-        if not others:
-            self.bound = (-1.0, -1.0, -1.0, -1)
-            return
         self.bound = (
-            max(self.cpu[i] for i in others),
-            max(self.memory[i] for i in others),
-            max(self.storage[i] for i in others),
-            max(self.gpu[i] for i in others),
+            self._max_unreserved(self.cpu),
+            self._max_unreserved(self.memory),
+            self._max_unreserved(self.storage),
+            int(self._max_unreserved(self.gpu)),
         )
+
+    def _max_unreserved(self, values: list[float] | list[int]) -> float:
+        if self.reserved == NOT_RESERVED:
+            return max(values, default=-1)
+        before, after = values[: self.reserved], values[self.reserved + 1 :]
+        return max(max(before, default=-1), max(after, default=-1))

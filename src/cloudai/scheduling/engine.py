@@ -145,13 +145,17 @@ class PlanningPass:
         capacity, request = self.capacity, task.request
         if self.reserved_task is None:
             return self._reserve(task, target)
-        if target is None and capacity.fits(capacity.reserved, request):
-            return reasons.behind_reservation(self.reserved_task)
         if target is not None:
             return reasons.shortage(request, capacity, target)
-        if request not in self.refused:
-            self.refused[request] = reasons.shortage(request, capacity)
-        return self.refused[request]
+        why = self.refused.get(request)
+        if why is None:
+            # Stable for the pass: the reserved worker takes nothing more.
+            if capacity.fits(capacity.reserved, request):
+                why = reasons.behind_reservation(self.reserved_task)
+            else:
+                why = reasons.shortage(request, capacity)
+            self.refused[request] = why
+        return why
 
     def _reserve(self, task: QueuedTaskView, target: int | None) -> str:
         capacity, request = self.capacity, task.request

@@ -1,17 +1,40 @@
 """round_robin, best_fit and spread: which fitting worker a task goes to.
 
-Each keeps what it needs to answer in far fewer steps than a scan of every worker:
-round_robin resumes where it stopped, best_fit and spread keep the workers sorted by their
-own criterion and stop at the first one that fits.
+Free capacity only shrinks within a pass, so a worker once too small for a request stays
+too small for it until the pass ends. Each policy therefore keeps, per distinct request
+(up to CANDIDATE_LISTS of them), the workers that may still fit it, and drops a worker
+from them for good the first time it does not fit: a pass costs about one look at each
+worker per distinct request, plus one per placement, instead of a scan per task. Requests
+beyond that many distinct ones fall back to a scan of every worker.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 
+from cloudai.domain.resources import Resources
 from cloudai.domain.sla import CORES_PER_GPU, MEMORY_GB_PER_CORE, resource_weight
 from cloudai.scheduling.capacity import EPSILON, FreeCapacity
 from cloudai.scheduling.snapshot import QueuedTaskView, Snapshot
+
+CANDIDATE_LISTS = 64
+
+
+def fitting(capacity: FreeCapacity, request: Resources) -> list[int]:
+    """Indexes of the unreserved workers whose free capacity fits `request`, in order."""
+    cpu, memory, storage, gpu = capacity.cpu, capacity.memory, capacity.storage, capacity.gpu
+    need_cpu, need_memory = request.cpu - EPSILON, request.memory_gb - EPSILON
+    need_storage, need_gpu, reserved = request.storage_gb - EPSILON, request.gpu, capacity.reserved
+    return [
+        i
+        for i in range(len(cpu))
+        if cpu[i] >= need_cpu
+        and memory[i] >= need_memory
+        and storage[i] >= need_storage
+        and gpu[i] >= need_gpu
+        and i != reserved
+    ]
 
 
 class RoundRobin:
@@ -28,18 +51,25 @@ class _RoundRobinPass:
         self.next_cursor = snapshot.cursor
         start = snapshot.cursor % len(snapshot.workers) if snapshot.workers else 0
         self.next = bisect.bisect_left(capacity.positions, start)
-        if self.next >= len(capacity):
-            self.next = 0
+        self.candidates: dict[Resources, list[int]] = {}
 
     def choose(self, task: QueuedTaskView) -> int | None:
+        request = task.request
+        candidates = self.candidates.get(request)
+        if candidates is None:
+            if len(self.candidates) >= CANDIDATE_LISTS:
+                candidates = fitting(self.capacity, request)  # not kept
+            else:
+                candidates = self.candidates[request] = fitting(self.capacity, request)
         c = self.capacity
         cpu, memory, storage, gpu, reserved = c.cpu, c.memory, c.storage, c.gpu, c.reserved
-        request = task.request
         need_cpu, need_memory = request.cpu - EPSILON, request.memory_gb - EPSILON
         need_storage, need_gpu = request.storage_gb - EPSILON, request.gpu
-        count = len(cpu)
-        i = self.next
-        for _ in range(count):
+        k = bisect.bisect_left(candidates, self.next)
+        while candidates:
+            if k >= len(candidates):
+                k = 0
+            i = candidates[k]
             if (
                 cpu[i] >= need_cpu
                 and memory[i] >= need_memory
@@ -48,14 +78,12 @@ class _RoundRobinPass:
                 and i != reserved
             ):
                 return i
-            i += 1
-            if i == count:
-                i = 0
+            del candidates[k]  # too small for this request for the rest of the pass
         return None
 
     def placed(self, index: int, task: QueuedTaskView) -> None:
         if task.target_worker_id is None:  # a pinned task does not move the rotation
-            self.next = index + 1 if index + 1 < len(self.capacity) else 0
+            self.next = index + 1
             self.next_cursor = self.capacity.positions[index] + 1
 
     def cursor(self) -> int:
@@ -66,45 +94,76 @@ def _free_weight(c: FreeCapacity, i: int) -> float:
     return c.cpu[i] + c.memory[i] / MEMORY_GB_PER_CORE + CORES_PER_GPU * c.gpu[i]
 
 
-class _SortedChoice:
-    """Workers kept sorted by a key; the first fitting one from a start key wins."""
+class _Heap:
+    __slots__ = ("entries", "synced")
+
+    def __init__(self, entries: list[tuple[float, float, int]], synced: int) -> None:
+        heapq.heapify(entries)
+        self.entries = entries
+        self.synced = synced  # how much of the placement log it has seen
+
+
+class _LeastKeyChoice:
+    """The fitting worker with the least key; a worker's key changes only when a task is
+    placed on it. Per distinct request, a heap of the workers that fitted it: outdated
+    entries are skipped, a worker that no longer fits is dropped, and a worker whose key
+    changed is pushed again, once, when that request is next asked for (best_fit places
+    many tasks in a row on one worker)."""
 
     def __init__(self, capacity: FreeCapacity, cursor: int) -> None:
         self.capacity = capacity
         self.carried_cursor = cursor  # kept for round_robin's next pass
         self.keys = [self.key(i) for i in range(len(capacity))]
-        self.order = sorted(self.keys)
+        self.heaps: dict[Resources, _Heap] = {}
+        self.placements: list[int] = []  # worker index of each placement, in order
 
     def key(self, i: int) -> tuple[float, float, int]:
         raise NotImplementedError
 
-    def first_key(self, task: QueuedTaskView) -> tuple[float, float, int]:
-        return (-1.0, -1.0, -1)
-
     def choose(self, task: QueuedTaskView) -> int | None:
-        c = self.capacity
-        cpu, memory, storage, gpu, reserved = c.cpu, c.memory, c.storage, c.gpu, c.reserved
         request = task.request
+        heap = self.heaps.get(request)
+        if heap is None:
+            entries = [self.keys[i] for i in fitting(self.capacity, request)]
+            if len(self.heaps) >= CANDIDATE_LISTS:
+                return min(entries)[2] if entries else None
+            heap = self.heaps[request] = _Heap(entries, len(self.placements))
+        elif heap.synced < len(self.placements):
+            self._catch_up(request, heap)
+        c, keys, entries = self.capacity, self.keys, heap.entries
+        cpu, memory, storage, gpu, reserved = c.cpu, c.memory, c.storage, c.gpu, c.reserved
         need_cpu, need_memory = request.cpu - EPSILON, request.memory_gb - EPSILON
         need_storage, need_gpu = request.storage_gb - EPSILON, request.gpu
-        order = self.order
-        for k in range(bisect.bisect_left(order, self.first_key(task)), len(order)):
-            i = order[k][2]
+        while entries:
+            key = entries[0]
+            i = key[2]
             if (
-                cpu[i] >= need_cpu
+                key == keys[i]
+                and cpu[i] >= need_cpu
                 and memory[i] >= need_memory
                 and storage[i] >= need_storage
                 and gpu[i] >= need_gpu
                 and i != reserved
             ):
                 return i
+            heapq.heappop(entries)  # an outdated key, or too small for good
         return None
 
+    def _catch_up(self, request: Resources, heap: _Heap) -> None:
+        c = self.capacity
+        for i in set(self.placements[heap.synced :]):
+            if (
+                request.cpu <= c.cpu[i] + EPSILON
+                and request.memory_gb <= c.memory[i] + EPSILON
+                and request.storage_gb <= c.storage[i] + EPSILON
+                and request.gpu <= c.gpu[i]
+            ):
+                heapq.heappush(heap.entries, self.keys[i])
+        heap.synced = len(self.placements)
+
     def placed(self, index: int, task: QueuedTaskView) -> None:
-        old = self.keys[index]
-        del self.order[bisect.bisect_left(self.order, old)]
-        self.keys[index] = new = self.key(index)
-        bisect.insort(self.order, new)
+        self.keys[index] = self.key(index)
+        self.placements.append(index)
 
     def cursor(self) -> int:
         return self.carried_cursor
@@ -119,14 +178,10 @@ class BestFit:
         return _BestFitPass(capacity, snapshot.cursor)
 
 
-class _BestFitPass(_SortedChoice):
+class _BestFitPass(_LeastKeyChoice):
     def key(self, i: int) -> tuple[float, float, int]:
+        # Leftover = free - request, so the least leftover is the least free that fits.
         return (float(self.capacity.gpu[i]), _free_weight(self.capacity, i), i)
-
-    def first_key(self, task: QueuedTaskView) -> tuple[float, float, int]:
-        # Leftover = free - request, so the least leftover is the least free that fits;
-        # a worker with fewer GPUs or less weighted capacity cannot fit.
-        return (float(task.request.gpu), resource_weight(task.request) - 1e-6, -1)
 
 
 class Spread:
@@ -137,7 +192,7 @@ class Spread:
         return _SpreadPass(capacity, snapshot.cursor)
 
 
-class _SpreadPass(_SortedChoice):
+class _SpreadPass(_LeastKeyChoice):
     def __init__(self, capacity: FreeCapacity, cursor: int) -> None:
         self.total_weight = [resource_weight(total) for total in capacity.totals]
         super().__init__(capacity, cursor)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cloudai.domain.resources import Resources
-from cloudai.scheduling.capacity import FreeCapacity
+from cloudai.scheduling.capacity import EPSILON, FreeCapacity
 from cloudai.scheduling.snapshot import WorkerView
 
 NO_WORKER = "no active worker is registered"
@@ -69,17 +69,24 @@ def shortage(request: Resources, capacity: FreeCapacity, only: int | None = None
     """What is exhausted on the schedulable workers that could ever fit `request` (or on
     worker `only`), e.g. "memory exhausted on 3 workers" or "no worker with 1 free GPU"."""
     indexes = range(len(capacity)) if only is None else (only,)
-    short: dict[str, int] = {}
+    cpu, memory = request.cpu - EPSILON, request.memory_gb - EPSILON
+    storage, gpu = request.storage_gb - EPSILON, request.gpu
+    short = {"cpu": 0, "memory": 0, "storage": 0, "gpu": 0}
     candidates = 0
-    gpu_short = 0
     for i in indexes:
-        if not request.fits_in(capacity.totals[i]):
+        total = capacity.totals[i]
+        if total.cpu < cpu or total.memory_gb < memory or total.storage_gb < storage:
+            continue  # too small ever to fit: not the shortage to report
+        if total.gpu < gpu:
             continue
         candidates += 1
-        for dim in request.shortfalls(capacity.free(i)):
-            short[dim] = short.get(dim, 0) + 1
-            gpu_short += dim == "gpu"
-    if request.gpu > 0 and candidates and gpu_short == candidates:
-        return f"no worker with {request.gpu} free GPU{'s' if request.gpu != 1 else ''}"
-    parts = [f"{dim} exhausted on {n} worker{'s' if n != 1 else ''}" for dim, n in short.items()]
+        short["cpu"] += capacity.cpu[i] < cpu
+        short["memory"] += capacity.memory[i] < memory
+        short["storage"] += capacity.storage[i] < storage
+        short["gpu"] += capacity.gpu[i] < gpu
+    if gpu > 0 and candidates and short["gpu"] == candidates:
+        return f"no worker with {gpu} free GPU{'s' if gpu != 1 else ''}"
+    parts = [
+        f"{dim} exhausted on {n} worker{'s' if n != 1 else ''}" for dim, n in short.items() if n
+    ]
     return "; ".join(parts) or WAITING

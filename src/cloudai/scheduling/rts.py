@@ -9,7 +9,8 @@ For a task of type T with SLA multiplier k, submitted at s, and a worker that fi
     Δ  = max(0, now + E - D)
     risk = alpha·Δ + beta·L
 
-and the task goes to the worker with the lowest risk (ties: snapshot order). The reference
+and the task goes to the worker with the lowest risk (ties: the less loaded, then snapshot
+order). The reference
 took k from the scheduler, not the task; counted D from "now", so queueing never counted;
 read loads in percent, so theta4·L swamped everything. Here loads are fractions, and a task
 placed earlier in the same pass raises its worker's load by the share of the total it asks
@@ -18,6 +19,7 @@ for, so one pass does not pile every task onto the worker that was idlest at its
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -65,6 +67,7 @@ class _RtsPass:
             [_fraction(w.cpu_load), _fraction(w.memory_load), _fraction(w.gpu_load)] for w in views
         ]
         self.load = [self._load(i) for i in range(len(views))]
+        self.by_load = sorted((load, i) for i, load in enumerate(self.load))
 
     def _load(self, i: int) -> float:
         cpu, memory, gpu = self.totals[i]
@@ -75,6 +78,12 @@ class _RtsPass:
         return sum(w * u for w, u in zip(weights, self.usage[i], strict=True)) / total
 
     def choose(self, task: QueuedTaskView) -> int | None:
+        """The fitting worker of least risk (ties: the less loaded, then snapshot order).
+
+        Workers are visited from the least loaded up. Since every theta term is >= 0, a
+        worker's risk is at least alpha·max(0, τ(1 + theta4·L) - time left) + beta·L, which
+        grows with its load L; once that bound reaches the best risk found, no worker
+        further up can do better and the search stops."""
         c, request = self.capacity, task.request
         t1, t2, t3, t4 = self.params.theta
         alpha, beta = self.params.alpha, self.params.beta
@@ -83,7 +92,9 @@ class _RtsPass:
         need_cpu, need_memory, need_gpu = request.cpu, request.memory_gb, request.gpu
         need_storage = request.storage_gb - EPSILON
         best, best_risk = None, math.inf
-        for i in range(len(c.cpu)):
+        for load, i in self.by_load:
+            if alpha * max(0.0, tau * (1.0 + t4 * load) - time_left) + beta * load >= best_risk:
+                break
             free_cpu, free_memory, free_gpu = c.cpu[i], c.memory[i], c.gpu[i]
             if (
                 need_cpu > free_cpu + EPSILON
@@ -93,7 +104,6 @@ class _RtsPass:
                 or i == c.reserved
             ):
                 continue
-            load = self.load[i]
             predicted = tau * (
                 1.0
                 + t1 * _share(need_cpu, free_cpu)
@@ -112,7 +122,9 @@ class _RtsPass:
         for dim, (need, total) in enumerate(zip(asked, self.totals[index], strict=True)):
             if total > 0:
                 usage[dim] = min(1.0, usage[dim] + need / total)
+        del self.by_load[bisect.bisect_left(self.by_load, (self.load[index], index))]
         self.load[index] = self._load(index)
+        bisect.insort(self.by_load, (self.load[index], index))
 
     def cursor(self) -> int:
         return self.snapshot.cursor
