@@ -1,11 +1,12 @@
 """Workloads for the simulator: generated from a seed, or read from recorded rows.
 
 The generated cluster is heterogeneous on purpose, as real ones are: small 4-core nodes
-next to 8-core, 32-core and GPU nodes. Tasks follow a mix of the six types, each with a
-request shaped like its type and a base runtime of 40-80 % of its default τ, and an SLA
-multiplier k of 1.5, 2 or 2.5. Arrivals are a Poisson process whose rate makes the work
-offered (request x base runtime) on the most demanded dimension (CPU, memory or GPU) a
-given share of the cluster's capacity: 0.85 at high load, 0.35 at low load.
+(3 in 7) next to 8-core, 32-core and 16-core 4-GPU nodes. Tasks follow a mix of the six
+types, each with a request shaped like its type, a base runtime of 60-100 % of its
+default τ, and an SLA multiplier k of 1.5, 2 or 2.5. Arrivals are a Poisson process whose
+rate makes the work offered (request x base runtime) on the most demanded resource (here
+the GPUs) a given share of the cluster's capacity: 0.6 at high load, 0.25 at low load.
+Since runtimes grow with load (see the simulator), a worker's real occupancy is higher.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cloudai.domain.resources import Resources
 from cloudai.domain.sla import DEFAULT_TAU
 from cloudai.scheduling.simulator import SimTask, SimWorker, Workload
 
-OFFERED_LOAD = {"high": 0.85, "low": 0.35}
+OFFERED_LOAD = {"high": 0.6, "low": 0.25}
 
 # (cpu, memory GB, storage GB, gpu); the order repeats over the workers.
 _WORKER_SHAPES = (
@@ -44,9 +45,9 @@ _TASK_SHAPES: Mapping[str, _TaskShape] = {
     "cpu-light": _TaskShape(0.42, (0.5, 1.0), (0.5, 1.0, 2.0)),
     "cpu-heavy": _TaskShape(0.20, (2.0, 4.0), (2.0, 4.0)),
     "memory-heavy": _TaskShape(0.12, (1.0, 2.0), (12.0, 16.0)),
-    "gpu-inference": _TaskShape(0.07, (2.0,), (8.0,), gpu=1),
-    "gpu-training": _TaskShape(0.015, (8.0,), (32.0,), gpu=2),
-    "mixed": _TaskShape(0.175, (1.0, 2.0), (2.0, 4.0)),
+    "gpu-inference": _TaskShape(0.06, (2.0,), (8.0,), gpu=1),
+    "gpu-training": _TaskShape(0.01, (8.0,), (32.0,), gpu=2),
+    "mixed": _TaskShape(0.19, (1.0, 2.0), (2.0, 4.0)),
 }
 _USERS = (("alice", 0.4), ("bob", 0.3), ("carol", 0.2), ("dave", 0.1))
 _K_VALUES = (1.5, 2.0, 2.5)
