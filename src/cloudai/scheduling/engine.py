@@ -5,8 +5,9 @@ Rules, whatever the policy:
   the pass; `target_worker_id` restricts a task to that worker;
 - a user with `max_running_per_user` tasks running or placed in this pass gets nothing more;
 - head-of-line reservation: the first task in queue order that could fit some schedulable
-  worker's total but fits on none now reserves the worker where it will fit soonest, and
-  later tasks use only the other workers. At most one reservation per pass: each one
+  worker's total but fits on none now reserves the worker where it will fit soonest (a
+  pinned task: its target), and later tasks use only the other workers; those that would
+  have fitted on it wait "behind a reserved task". At most one reservation per pass: each one
   idles capacity, and one is enough for progress, since the reserved task is placed
   as soon as its worker frees up and the next blocked task then becomes the head. Tasks
   that can never fit and users at their cap reserve nothing;
