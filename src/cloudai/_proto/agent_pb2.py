@@ -24,27 +24,39 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x61gent.proto\x12\x05\x61gent\"\x07\n\x05\x45mpty\"\x97\x01\n\x0f\x41gentWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x15\n\rcpu_available\x18\x02 \x01(\x01\x12\x18\n\x10memory_available\x18\x03 \x01(\x01\x12\x15\n\rgpu_available\x18\x04 \x01(\x01\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x19\n\x11storage_available\x18\x06 \x01(\x01\"y\n\x08TaskInfo\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07req_cpu\x18\x02 \x01(\x01\x12\x12\n\nreq_memory\x18\x03 \x01(\x01\x12\x0f\n\x07req_gpu\x18\x04 \x01(\x01\x12\x11\n\ttask_type\x18\x05 \x01(\t\x12\x13\n\x0breq_storage\x18\x06 \x01(\x01\"_\n\x0c\x43lusterState\x12\'\n\x07workers\x18\x01 \x03(\x0b\x32\x16.agent.AgentWorkerInfo\x12&\n\rpending_tasks\x18\x02 \x03(\x0b\x32\x0f.agent.TaskInfo\"0\n\nAssignment\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tworker_id\x18\x02 \x01(\t\"9\n\x0fTaskAssignments\x12&\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x11.agent.Assignment\",\n\x08\x41gentAck\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t2\x83\x01\n\x0bMasterAgent\x12\x36\n\x11\x46\x65tchClusterState\x12\x0c.agent.Empty\x1a\x13.agent.ClusterState\x12<\n\x11SubmitAssignments\x12\x16.agent.TaskAssignments\x1a\x0f.agent.AgentAckb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x61gent.proto\x12\x05\x61gent\"\x07\n\x05\x45mpty\"\xb8\x02\n\x0f\x41gentWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x15\n\rcpu_available\x18\x02 \x01(\x01\x12\x18\n\x10memory_available\x18\x03 \x01(\x01\x12\x15\n\rgpu_available\x18\x04 \x01(\x01\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x19\n\x11storage_available\x18\x06 \x01(\x01\x12\x11\n\ttotal_cpu\x18\x07 \x01(\x01\x12\x14\n\x0ctotal_memory\x18\x08 \x01(\x01\x12\x15\n\rtotal_storage\x18\t \x01(\x01\x12\x11\n\ttotal_gpu\x18\n \x01(\x01\x12\x13\n\x0bschedulable\x18\x0b \x01(\x08\x12\x10\n\x08\x63pu_load\x18\x0c \x01(\x01\x12\x13\n\x0bmemory_load\x18\r \x01(\x01\x12\x10\n\x08gpu_load\x18\x0e \x01(\x01\"\xdd\x01\n\x08TaskInfo\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07req_cpu\x18\x02 \x01(\x01\x12\x12\n\nreq_memory\x18\x03 \x01(\x01\x12\x0f\n\x07req_gpu\x18\x04 \x01(\x01\x12\x11\n\ttask_type\x18\x05 \x01(\t\x12\x13\n\x0breq_storage\x18\x06 \x01(\x01\x12\x0f\n\x07user_id\x18\x07 \x01(\t\x12\x10\n\x08priority\x18\x08 \x01(\x05\x12\x14\n\x0csubmitted_at\x18\t \x01(\x01\x12\x0f\n\x07k_value\x18\n \x01(\x01\x12\x18\n\x10target_worker_id\x18\x0b \x01(\t\"\xb8\x01\n\x0fRunningTaskInfo\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tworker_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0f\n\x07req_cpu\x18\x04 \x01(\x01\x12\x12\n\nreq_memory\x18\x05 \x01(\x01\x12\x13\n\x0breq_storage\x18\x06 \x01(\x01\x12\x0f\n\x07req_gpu\x18\x07 \x01(\x01\x12\x12\n\nstarted_at\x18\x08 \x01(\x01\x12\x11\n\ttask_type\x18\t \x01(\t\"\x98\x03\n\x0c\x43lusterState\x12\'\n\x07workers\x18\x01 \x03(\x0b\x32\x16.agent.AgentWorkerInfo\x12&\n\rpending_tasks\x18\x02 \x03(\x0b\x32\x0f.agent.TaskInfo\x12\x0b\n\x03now\x18\x03 \x01(\x01\x12-\n\rrunning_tasks\x18\x04 \x03(\x0b\x32\x16.agent.RunningTaskInfo\x12\x36\n\nuser_usage\x18\x05 \x03(\x0b\x32\".agent.ClusterState.UserUsageEntry\x12)\n\x03tau\x18\x06 \x03(\x0b\x32\x1c.agent.ClusterState.TauEntry\x12!\n\x14max_running_per_user\x18\x07 \x01(\x05H\x00\x88\x01\x01\x1a\x30\n\x0eUserUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a*\n\x08TauEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x17\n\x15_max_running_per_user\"0\n\nAssignment\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tworker_id\x18\x02 \x01(\t\"9\n\x0fTaskAssignments\x12&\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x11.agent.Assignment\"X\n\x10\x41ssignmentResult\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tworker_id\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\"V\n\x08\x41gentAck\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x07results\x18\x03 \x03(\x0b\x32\x17.agent.AssignmentResult2\x83\x01\n\x0bMasterAgent\x12\x36\n\x11\x46\x65tchClusterState\x12\x0c.agent.Empty\x1a\x13.agent.ClusterState\x12<\n\x11SubmitAssignments\x12\x16.agent.TaskAssignments\x1a\x0f.agent.AgentAckb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CLUSTERSTATE_USERUSAGEENTRY']._loaded_options = None
+  _globals['_CLUSTERSTATE_USERUSAGEENTRY']._serialized_options = b'8\001'
+  _globals['_CLUSTERSTATE_TAUENTRY']._loaded_options = None
+  _globals['_CLUSTERSTATE_TAUENTRY']._serialized_options = b'8\001'
   _globals['_EMPTY']._serialized_start=22
   _globals['_EMPTY']._serialized_end=29
   _globals['_AGENTWORKERINFO']._serialized_start=32
-  _globals['_AGENTWORKERINFO']._serialized_end=183
-  _globals['_TASKINFO']._serialized_start=185
-  _globals['_TASKINFO']._serialized_end=306
-  _globals['_CLUSTERSTATE']._serialized_start=308
-  _globals['_CLUSTERSTATE']._serialized_end=403
-  _globals['_ASSIGNMENT']._serialized_start=405
-  _globals['_ASSIGNMENT']._serialized_end=453
-  _globals['_TASKASSIGNMENTS']._serialized_start=455
-  _globals['_TASKASSIGNMENTS']._serialized_end=512
-  _globals['_AGENTACK']._serialized_start=514
-  _globals['_AGENTACK']._serialized_end=558
-  _globals['_MASTERAGENT']._serialized_start=561
-  _globals['_MASTERAGENT']._serialized_end=692
+  _globals['_AGENTWORKERINFO']._serialized_end=344
+  _globals['_TASKINFO']._serialized_start=347
+  _globals['_TASKINFO']._serialized_end=568
+  _globals['_RUNNINGTASKINFO']._serialized_start=571
+  _globals['_RUNNINGTASKINFO']._serialized_end=755
+  _globals['_CLUSTERSTATE']._serialized_start=758
+  _globals['_CLUSTERSTATE']._serialized_end=1166
+  _globals['_CLUSTERSTATE_USERUSAGEENTRY']._serialized_start=1049
+  _globals['_CLUSTERSTATE_USERUSAGEENTRY']._serialized_end=1097
+  _globals['_CLUSTERSTATE_TAUENTRY']._serialized_start=1099
+  _globals['_CLUSTERSTATE_TAUENTRY']._serialized_end=1141
+  _globals['_ASSIGNMENT']._serialized_start=1168
+  _globals['_ASSIGNMENT']._serialized_end=1216
+  _globals['_TASKASSIGNMENTS']._serialized_start=1218
+  _globals['_TASKASSIGNMENTS']._serialized_end=1275
+  _globals['_ASSIGNMENTRESULT']._serialized_start=1277
+  _globals['_ASSIGNMENTRESULT']._serialized_end=1365
+  _globals['_AGENTACK']._serialized_start=1367
+  _globals['_AGENTACK']._serialized_end=1453
+  _globals['_MASTERAGENT']._serialized_start=1456
+  _globals['_MASTERAGENT']._serialized_end=1587
 # @@protoc_insertion_point(module_scope)

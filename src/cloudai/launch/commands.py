@@ -1,4 +1,5 @@
-"""`cloudai up`, `cloudai master`, `cloudai worker`: their flags, and nothing heavy.
+"""`cloudai up`, `cloudai master`, `cloudai worker`, `cloudai agent`: their flags, and
+nothing heavy.
 
 Each body imports its process (the master, the worker, FastAPI, SQLAlchemy, gRPC, the
 Docker SDK) only when it runs, so `cloudai --help` and the HTTP verbs start without them.
@@ -180,6 +181,48 @@ def worker(
     run.worker(log_level, fields)
 
 
+# The built-in policies an agent can run (cloudai.scheduling.registry.SCHEDULER_NAMES).
+AgentPolicy = Literal["round_robin", "best_fit", "spread", "rts"]
+AgentToken = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="CLOUDAI_AGENT_TOKEN", show_default=False,
+        help="The master's agent token (kept in the master's DATA_DIR/secrets/agent-token). "
+        "Required.",
+    ),
+]  # fmt: skip
+AgentPolicyOption = Annotated[
+    AgentPolicy,
+    typer.Option(
+        "--policy", envvar="CLOUDAI_AGENT_POLICY", help="The placement policy the agent runs."
+    ),
+]
+AgentInterval = Annotated[
+    float,
+    typer.Option(
+        "--interval", envvar="CLOUDAI_AGENT_INTERVAL", min=0.1, help="Seconds between rounds."
+    ),
+]
+
+
+def agent(
+    master: MasterAddress, token: AgentToken = None, policy: AgentPolicyOption = "best_fit",
+    interval: AgentInterval = 1.0, log_level: LogLevelOption = "info",
+) -> None:  # fmt: skip
+    """Run the example scheduling agent: it places the queued tasks of a master started
+    with --scheduler agent (over gRPC, with the agent token)."""
+    if not token:
+        raise typer.BadParameter(
+            "the agent token is required: pass --token or set CLOUDAI_AGENT_TOKEN",
+            param_hint="'--token'",
+        )
+    from cloudai.agent import main  # gRPC and the policies, loaded only now
+
+    status = main.run(master, token, policy=policy, interval_s=interval, log_level=log_level)
+    if status:
+        raise typer.Exit(status)
+
+
 def _given(**values: Any) -> dict[str, Any]:
     """Flags that have a value; the settings' own defaults cover the rest."""
     return {key: value for key, value in values.items() if value is not None}
@@ -191,3 +234,4 @@ def register(app: typer.Typer) -> None:
     app.command("up", rich_help_panel=panel)(up)
     app.command("master", rich_help_panel=panel)(master)
     app.command("worker", rich_help_panel=panel)(worker)
+    app.command("agent", rich_help_panel=panel)(agent)

@@ -14,9 +14,11 @@ import grpc
 import uvicorn
 from pydantic import SecretStr
 
+from cloudai._proto import agent_pb2_grpc
 from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.api.app import create_app
 from cloudai.config import MasterSettings
+from cloudai.master.agent_service import MasterAgentService
 from cloudai.master.core import CoreOptions, MasterCore, Services, build_core
 from cloudai.master.grpc_service import MasterWorkerService
 from cloudai.master.worker_client import GrpcWorkerGateway
@@ -46,6 +48,7 @@ class MasterSecrets:
     join_token: str
     jwt_secret: str
     admin_password: str
+    agent_token: str  # what a scheduling agent presents (MasterAgent)
 
 
 def master_secrets(settings: MasterSettings) -> MasterSecrets:
@@ -59,6 +62,7 @@ def master_secrets(settings: MasterSettings) -> MasterSecrets:
         admin_password=load_or_create_secret(
             secret_dir / "admin-password", given(settings.admin_password), 12
         ),
+        agent_token=load_or_create_secret(secret_dir / "agent-token", given(settings.agent_token)),
     )
 
 
@@ -118,7 +122,10 @@ class MasterApp:
                 core.dispatcher,
                 core.uploads,
                 reconcile_grace_s=s.heartbeat_suspect_s,
-            )
+            ),
+            MasterAgentService(
+                self.secrets.agent_token, core.agent, core.dispatcher, core.applier, core.registry
+            ),
         )
         await self._start_http(core.services)
         self._tasks = [
@@ -127,7 +134,7 @@ class MasterApp:
         ]
         logger.info("master started", extra={"http": self.http_port, "grpc": self.grpc_port})
 
-    async def _start_grpc(self, service: MasterWorkerService) -> None:
+    async def _start_grpc(self, service: MasterWorkerService, agent: MasterAgentService) -> None:
         server = self._grpc = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", _GRPC_MAX_MESSAGE),
@@ -135,6 +142,7 @@ class MasterApp:
             ]
         )
         pb_grpc.add_MasterWorkerServicer_to_server(service, server)
+        agent_pb2_grpc.add_MasterAgentServicer_to_server(agent, server)
         self.grpc_port = server.add_insecure_port(
             f"{self.settings.grpc_host}:{self.settings.grpc_port}"
         )
