@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from cloudai._proto import agent_pb2_grpc
 from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.api.app import create_app
 from cloudai.config import MasterSettings
+from cloudai.domain.errors import Unavailable
 from cloudai.master.agent_service import MasterAgentService
 from cloudai.master.core import CoreOptions, MasterCore, Services, build_core
 from cloudai.master.grpc_service import MasterWorkerService
@@ -66,6 +68,14 @@ def master_secrets(settings: MasterSettings) -> MasterSecrets:
     )
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise Unavailable(f"cannot listen for HTTP on {host}:{port}: {exc.strerror}") from exc
+
+
 class _QuietServer(uvicorn.Server):
     """Uvicorn inside our own loop: signals belong to the process's composition root."""
 
@@ -84,11 +94,21 @@ class MasterApp:
         self._gateway: GrpcWorkerGateway | None = None
         self._grpc: grpc.aio.Server | None = None
         self._http: _QuietServer | None = None
+        self._serving: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.core: MasterCore | None = None
         self.admin_password_works = False
 
     async def start(self) -> None:
+        """Start everything; if any part fails (say, a port in use), what did start is
+        stopped again and the error is raised."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         s = self.settings
         store = self._store = await open_store(s.database_url())
         gateway = self._gateway = GrpcWorkerGateway(
@@ -139,16 +159,23 @@ class MasterApp:
             options=[
                 ("grpc.max_receive_message_length", _GRPC_MAX_MESSAGE),
                 ("grpc.max_send_message_length", _GRPC_MAX_MESSAGE),
+                # gRPC shares ports by default (SO_REUSEPORT): a second master on the
+                # same port would silently split the workers' calls with the first.
+                ("grpc.so_reuseport", 0),
             ]
         )
         pb_grpc.add_MasterWorkerServicer_to_server(service, server)
         agent_pb2_grpc.add_MasterAgentServicer_to_server(agent, server)
-        self.grpc_port = server.add_insecure_port(
-            f"{self.settings.grpc_host}:{self.settings.grpc_port}"
-        )
+        address = f"{self.settings.grpc_host}:{self.settings.grpc_port}"
+        try:
+            self.grpc_port = server.add_insecure_port(address)
+        except RuntimeError as exc:  # grpcio's way of saying the bind failed
+            raise Unavailable(f"cannot listen for gRPC on {address}: {exc}") from exc
         await server.start()
 
     async def _start_http(self, services: Services) -> None:
+        # Bound here, not by uvicorn: a port in use is then a clear error, not an exit.
+        sock = _listen(self.settings.http_host, self.settings.http_port)
         config = uvicorn.Config(
             create_app(services),
             host=self.settings.http_host,
@@ -157,13 +184,13 @@ class MasterApp:
             lifespan="off",
         )
         server = self._http = _QuietServer(config)
-        serving = asyncio.create_task(server.serve(), name="http")
+        serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
         while not server.started:
             if serving.done():
                 await serving  # surfaces the bind error
                 raise RuntimeError("HTTP server stopped during start-up")
             await asyncio.sleep(0.02)
-        self.http_port = server.servers[0].sockets[0].getsockname()[1]
+        self.http_port = sock.getsockname()[1]
         self._serving = serving
 
     async def _watch_liveness(self, core: MasterCore) -> None:
@@ -181,11 +208,13 @@ class MasterApp:
 
     async def stop(self) -> None:
         """Intake first (HTTP, gRPC), then the loops, then connections, then the store."""
-        if self._http is not None:
+        if self._http is not None and self._serving is not None:
             self._http.should_exit = True
             await self._serving
+        self._http = self._serving = None
         if self._grpc is not None:
             await self._grpc.stop(grace=2.0)
+            self._grpc = None
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -195,4 +224,5 @@ class MasterApp:
             await self._gateway.close()
         if self._store is not None:
             await self._store.close()
+        self._gateway = self._store = None
         logger.info("master stopped")

@@ -42,7 +42,8 @@ class WorkerApp:
 
     async def start(self) -> None:
         s = self.settings
-        server = self._server = grpc.aio.server()
+        # Exclusive port: gRPC's default SO_REUSEPORT would let two workers share one.
+        server = self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         self.port = server.add_insecure_port(f"{s.host}:{s.port}")
         self.worker_id = s.id or f"{socket.gethostname()}-{self.port}"
         data_dir = s.data_dir / self.worker_id
