@@ -38,9 +38,9 @@ class WorkerInfo(_message.Message):
     total_cpu: _builtins.float
     """cores"""
     total_memory: _builtins.float
-    """GB"""
+    """GiB"""
     total_storage: _builtins.float
-    """GB"""
+    """GiB"""
     total_gpu: _builtins.int
     @_builtins.property
     def running_tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunningTask]:
@@ -283,9 +283,9 @@ class Task(_message.Message):
     """run with /bin/sh -c when command_argv is empty"""
     req_cpu: _builtins.float
     req_memory: _builtins.float
-    """GB"""
+    """GiB"""
     req_storage: _builtins.float
-    """GB"""
+    """GiB"""
     req_gpu: _builtins.int
     target_worker_id: _builtins.str
     user_id: _builtins.str

@@ -64,7 +64,7 @@ class LoginOut(BaseModel):
 
 
 class TaskIn(BaseModel):
-    """A submission. Numbers in cores and GB; omitted requests take the defaults."""
+    """A submission. Numbers in cores and GiB; omitted requests take the defaults."""
 
     model_config = ConfigDict(extra="forbid")
     docker_image: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\s]+$")]

@@ -1,4 +1,4 @@
-"""Resource vectors: CPU in cores, memory and storage in GB, GPUs as a whole count."""
+"""Resource vectors: CPU in cores, memory and storage in GiB (2^30 bytes), GPUs as a whole count."""
 
 from __future__ import annotations
 
