@@ -28,6 +28,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=20)
     parser.add_argument("--load", choices=["high", "low"], default="high")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--offered", type=float, help="overrides --load: share of capacity")
     parser.add_argument("--slowdown", type=float, default=SimConfig().slowdown)
     parser.add_argument("--recorded", type=Path, help="folder with workers.csv and tasks.csv")
     return parser.parse_args()
@@ -35,7 +36,7 @@ def parse_args() -> argparse.Namespace:
 
 def load_workload(args: argparse.Namespace) -> Workload:
     if args.recorded is None:
-        return generate_workload(args.tasks, args.workers, args.load, args.seed)
+        return generate_workload(args.tasks, args.workers, args.load, args.seed, args.offered)
     with (
         (args.recorded / "workers.csv").open() as workers,
         (args.recorded / "tasks.csv").open() as tasks,
@@ -58,8 +59,8 @@ def main() -> None:
     counts = {t: sum(task.task_type == t for task in workload.tasks) for t in TASK_TYPES}
     print(
         f"{len(workload.tasks)} tasks on {len(workload.workers)} workers; "
-        f"load {args.load}, seed {args.seed}, slowdown {args.slowdown:g}; tasks per type: "
-        + ", ".join(f"{t} {n}" for t, n in counts.items())
+        f"load {args.offered or args.load}, seed {args.seed}, slowdown {args.slowdown:g}; "
+        "tasks per type: " + ", ".join(f"{t} {n}" for t, n in counts.items())
     )
     header = "".join(f"{t:>14}" for t in TASK_TYPES)
     print(f"{'policy':<12}{'makespan':>10}{'wait s':>10}{'SLA %':>9}{header}{'run s':>8}")

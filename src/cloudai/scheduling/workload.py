@@ -59,10 +59,16 @@ def generated_workers(count: int) -> tuple[SimWorker, ...]:
     )
 
 
-def generate_workload(tasks: int, workers: int, load: str = "high", seed: int = 0) -> Workload:
-    """A reproducible workload of `tasks` tasks on `workers` generated workers."""
+def generate_workload(
+    tasks: int, workers: int, load: str = "high", seed: int = 0, offered: float | None = None
+) -> Workload:
+    """A reproducible workload of `tasks` tasks on `workers` generated workers; `offered`
+    (a share of capacity, > 0) overrides the share that `load` names."""
     if load not in OFFERED_LOAD:
         raise ValueError(f"load must be one of {sorted(OFFERED_LOAD)}, got {load!r}")
+    share = OFFERED_LOAD[load] if offered is None else offered
+    if share <= 0:
+        raise ValueError(f"offered load must be positive, got {share}")
     rng = random.Random(seed)
     cluster = generated_workers(workers)
     types = list(_TASK_SHAPES)
@@ -75,7 +81,7 @@ def generate_workload(tasks: int, workers: int, load: str = "high", seed: int = 
         base = DEFAULT_TAU[task_type] * rng.uniform(0.6, 1.0)
         user = rng.choices([u for u, _ in _USERS], [w for _, w in _USERS])[0]
         drafts.append((f"task-{n:05d}", user, request, task_type, rng.choice(_K_VALUES), base))
-    mean_gap = _busiest_share([(d[2], d[5]) for d in drafts], cluster) / OFFERED_LOAD[load]
+    mean_gap = _busiest_share([(d[2], d[5]) for d in drafts], cluster) / share
     mean_gap /= max(tasks, 1)
     now, generated = 0.0, []
     for task_id, user, request, task_type, k, base in drafts:

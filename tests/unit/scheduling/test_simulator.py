@@ -66,6 +66,10 @@ def test_generated_workloads_are_reproducible_and_scale_with_load() -> None:
     assert len({w.total for w in high.workers}) == 4  # heterogeneous
     with pytest.raises(ValueError, match="load"):
         generate_workload(10, 2, "medium")
+    with pytest.raises(ValueError, match="offered"):
+        generate_workload(10, 2, offered=0.0)
+    busier = generate_workload(200, 7, "low", seed=3, offered=1.2)
+    assert busier.tasks[-1].arrival == pytest.approx(high.tasks[-1].arrival * 0.6 / 1.2)
 
 
 def test_recorded_workloads_are_read_from_rows() -> None:
