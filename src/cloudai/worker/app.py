@@ -19,6 +19,7 @@ from cloudai.worker.executors import build_executor
 from cloudai.worker.executors.base import Executor, ExecutorError
 from cloudai.worker.grpc_service import WorkerService
 from cloudai.worker.master_link import MasterLink
+from cloudai.worker.network import primary_address
 from cloudai.worker.runner import Runner
 from cloudai.worker.telemetry import UsageSampler, detect_capacity
 
@@ -76,7 +77,9 @@ class WorkerApp:
             return advertise if ":" in advertise else f"{advertise}:{self.port}"
         host = self.settings.host
         if host in ("0.0.0.0", "::", ""):
-            host = socket.gethostbyname(socket.gethostname())
+            host = primary_address(self.settings.master)
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 address in HOST:PORT form
         return f"{host}:{self.port}"
 
     def _capacity(self, data_dir: Path) -> Resources:
