@@ -1,15 +1,17 @@
 """Queue order: priority, fair share between users, submit order."""
 
 import random
+from collections.abc import Sequence
 
 import pytest
 
 from cloudai.scheduling.ordering import order_queue
 from cloudai.scheduling.registry import SCHEDULER_NAMES, make_scheduler
+from cloudai.scheduling.snapshot import QueuedTaskView
 from tests.unit.scheduling.builders import placed_on, snapshot, task, worker
 
 
-def ids(tasks: list) -> list[str]:  # type: ignore[type-arg]
+def ids(tasks: Sequence[QueuedTaskView]) -> list[str]:
     return [t.task_id for t in tasks]
 
 

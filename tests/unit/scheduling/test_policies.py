@@ -157,9 +157,9 @@ def test_rts_with_only_load_weight_ignores_deadlines() -> None:
         {"beta": -0.5},
     ],
 )
-def test_rts_params_are_validated(bad: dict) -> None:  # type: ignore[type-arg]
+def test_rts_params_are_validated(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        RtsParams(**bad)
+        RtsParams(**bad)  # type: ignore[arg-type]
 
 
 # registry
