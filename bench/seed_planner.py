@@ -1,4 +1,5 @@
-"""Round-robin placement over the workers a task fits on.
+"""The seed's round-robin planner, as the foundation shipped it: kept only as the baseline
+of bench/policies.py. Round-robin placement over the workers a task fits on.
 
 A pure function of its inputs: no I/O, no clock, no store. The master commits the
 placements it returns with compare-and-set writes, so a stale plan fails cleanly.
