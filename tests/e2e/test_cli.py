@@ -213,3 +213,22 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
     both = cli("task", IMAGE, "-c", "echo a", "--", "echo", "b")
     assert both.returncode == 2
     assert "not both" in both.stderr
+
+
+def test_task_takes_scheduling_flags_and_warns_on_stderr(cli: Cli) -> None:
+    submitted = cli(
+        "task", IMAGE, "--priority", "-2", "--timeout", "60", "--retries", "1",
+        "-e", "MODE=fast", "--env", "EMPTY=", "--", "sh", "-c", "echo mode=$MODE",
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    task_id = submitted.stdout.strip()
+    assert submitted.stdout == f"{task_id}\n"  # the id alone: warnings go to stderr
+    assert "treated as 'cpu-light'" in submitted.stderr
+    assert cli("logs", "-f", task_id).stdout == "mode=fast\n"
+    shown = json.loads(cli("status", task_id, "--json").stdout)
+    assert (shown["priority"], shown["timeout_seconds"], shown["max_retries"]) == (-2, 60, 1)
+    assert shown["env"] == {"MODE": "fast", "EMPTY": ""}
+    refused = cli("task", IMAGE, "--priority", "5", "--", "true")
+    assert refused.returncode != 0 and "only admins" in refused.stderr
+    bad = cli("task", IMAGE, "--env", "NOEQUALS", "--", "true")
+    assert bad.returncode == 2 and "NAME=VALUE" in bad.stderr

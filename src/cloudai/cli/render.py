@@ -119,11 +119,13 @@ def tasks_table(tasks: list[dict[str, Any]]) -> None:
 
 _DETAIL_FIELDS = (
     ("status", "status"), ("reason", "reason"), ("pending_reason", "pending"),
+    ("queue_position", "position"), ("priority", "priority"), ("task_type", "type"),
     ("name", "name"), ("docker_image", "image"), ("command", "command"),
     ("worker_id", "worker"), ("exit_code", "exit code"), ("attempt", "attempt"),
     ("cpu_required", "cpu"), ("memory_required", "memory GiB"),
     ("storage_required", "storage GiB"), ("gpu_required", "gpu"), ("tag", "tag"),
-    ("k_value", "k"), ("created_at", "created"), ("started_at", "started"),
+    ("k_value", "k"), ("deadline", "deadline"), ("sla_met", "sla met"),
+    ("retries", "retries"), ("created_at", "created"), ("started_at", "started"),
     ("finished_at", "finished"),
 )  # fmt: skip
 
@@ -132,7 +134,7 @@ def task_detail(task: dict[str, Any]) -> None:
     _out.print(Text(task["task_id"], style="bold"), soft_wrap=True)
     for key, label in _DETAIL_FIELDS:
         value = task.get(key)
-        if key == "pending_reason" and value is None:
+        if key in ("pending_reason", "queue_position") and value is None:
             continue
         if key == "command" and isinstance(value, list):
             value = json.dumps(value)

@@ -137,12 +137,49 @@ Tag = Annotated[str | None, typer.Option("--tag", help="Task type.")]
 K = Annotated[float | None, typer.Option("--k", help="SLA multiplier, 1.5-2.5 (default 2).")]
 Name = Annotated[str | None, typer.Option("--name", help="Default: the image.")]
 Wait = Annotated[bool, typer.Option("--wait", help="Block until it ends; exit with its code.")]
+TaskType = Annotated[
+    str | None,
+    typer.Option(
+        "--type", help="cpu-light, cpu-heavy, memory-heavy, gpu-inference, gpu-training, mixed."
+    ),
+]
+Priority = Annotated[
+    int | None,
+    typer.Option("--priority", help="Higher first (default 0); only admins go above 0."),
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option("--timeout", min=0.001, metavar="SECONDS", help="Stop it after this long."),
+]
+Retries = Annotated[
+    int | None,
+    typer.Option("--retries", min=0, help="Reruns after a lost worker (default 3)."),
+]
+Env = Annotated[
+    list[str] | None,
+    typer.Option("--env", "-e", metavar="NAME=VALUE", help="An environment variable (repeat)."),
+]
+Worker = Annotated[str | None, typer.Option("--worker", help="Run only on this worker.")]
+
+
+def _env(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--env")
+        env[name] = value
+    return env
 
 
 def task(
     image: Image, command: Command = None, shell: Shell = None, cpu: Cpu = None,
     memory: Memory = None, storage: Storage = None, gpu: Gpu = None, tag: Tag = None,
-    k: K = None, name: Name = None, wait: Wait = False,
+    k: K = None, name: Name = None, wait: Wait = False, task_type: TaskType = None,
+    priority: Priority = None, timeout: Timeout = None, retries: Retries = None,
+    env: Env = None, worker: Worker = None,
 ) -> None:  # fmt: skip
     """Submit a task: IMAGE [COMMAND...]; prints its id. With --wait, exits like `docker run`."""
     if shell is not None and command:
@@ -151,10 +188,15 @@ def task(
     if shell is not None or command:
         body["command"] = shell if shell is not None else list(command or [])
     given = {"cpu_required": cpu, "memory_required": memory, "storage_required": storage,
-             "gpu_required": gpu, "tag": tag, "k_value": k, "name": name}  # fmt: skip
+             "gpu_required": gpu, "tag": tag, "k_value": k, "name": name,
+             "task_type": task_type, "priority": priority, "timeout_seconds": timeout,
+             "max_retries": retries, "env": _env(env), "target_worker_id": worker}  # fmt: skip
     body.update({key: value for key, value in given.items() if value is not None})
     with _session() as client:
-        task_id = str(client.submit(body)["task_id"])
+        answer = client.submit(body)
+        task_id = str(answer["task_id"])
+        if answer.get("warning"):
+            render.warn(str(answer["warning"]))  # stderr: stdout stays exactly the id
         render.task_submitted(task_id)
         if not wait:
             return
