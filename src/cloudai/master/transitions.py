@@ -34,14 +34,12 @@ class TaskWriter:
         self._observers.append(observer)
 
     async def current(self, task_id: str) -> tuple[Task, Attempt | None]:
-        """The task and, while it holds resources, its current attempt."""
-        task = await self._store.get_task(task_id)
-        if task is None:
+        """The task and, while it holds resources, its current attempt (one snapshot)."""
+        found = await self._store.get_current(task_id)
+        if found is None:
             raise NotFound(f"task {task_id} not found")
-        attempt = None
-        if task.status.holds_resources:
-            attempt = await self._store.get_attempt(task_id, task.epoch)
-        return task, attempt
+        task, attempt = found
+        return task, attempt if task.status.holds_resources else None
 
     async def change(self, task_id: str, decide: Decide) -> Task | None:
         """Apply `decide` with compare-and-set; the new task, or None when `decide`

@@ -224,6 +224,12 @@ class InMemoryStore:
     async def get_attempt(self, task_id: str, epoch: int) -> Attempt | None:
         return _copy_opt(self._attempts.get((task_id, epoch)))
 
+    async def get_current(self, task_id: str) -> tuple[Task, Attempt | None] | None:
+        task = self._tasks.get(task_id)
+        if task is None:
+            return None
+        return _copy(task), _copy_opt(self._attempts.get((task_id, task.epoch)))
+
     async def list_attempts(self, task_id: str) -> list[Attempt]:
         keys = sorted(k for k in self._attempts if k[0] == task_id)
         return [_copy(self._attempts[k]) for k in keys]

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, case, delete, func, insert, select, tuple_, update
+from sqlalchemy import CursorResult, and_, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -329,6 +329,26 @@ class SqlStore:
         )
         row = await self._one(stmt)
         return None if row is None else rows.attempt_of(row)
+
+    async def get_current(self, task_id: str) -> tuple[Task, Attempt | None] | None:
+        # One statement, so one snapshot on every backend (PostgreSQL's READ COMMITTED
+        # takes a fresh one per statement): two reads could pair a task with an
+        # attempt from a later commit.
+        current = and_(
+            AssignmentRow.task_id == TaskRow.task_id, AssignmentRow.epoch == TaskRow.epoch
+        )
+        stmt = (
+            select(TaskRow, AssignmentRow)
+            .outerjoin(AssignmentRow, current)
+            .where(TaskRow.task_id == task_id)
+        )
+        async with self._sessions() as session:
+            found = (await session.execute(stmt)).one_or_none()
+        if found is None:
+            return None
+        task_row, attempt_row = found
+        attempt = None if attempt_row is None else rows.attempt_of(attempt_row)
+        return rows.task_of(task_row), attempt
 
     async def list_attempts(self, task_id: str) -> list[Attempt]:
         stmt = (

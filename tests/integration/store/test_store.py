@@ -211,6 +211,26 @@ async def test_list_tasks_orders_filters_and_pages(store: Store) -> None:
 # --------------------------------------------------------------------------- save_task (CAS)
 
 
+async def test_current_pairs_the_task_with_the_attempt_of_its_epoch(store: Store) -> None:
+    queued = await add(store, make_task())
+    assert await store.get_current("t1") == (queued, None)
+    assert await store.get_current("missing") is None
+    first, ev1, attempt1 = assign(queued, "w1", T0 + timedelta(seconds=1))
+    assert await store.save_task(
+        first, expected_status=TaskStatus.QUEUED, expected_epoch=0, events=[ev1], attempt=attempt1
+    )
+    lost = dataclasses.replace(attempt1, status=AttemptStatus.LOST)
+    requeued, ev2 = transition(first, TaskStatus.QUEUED, at=T0 + timedelta(seconds=2))
+    assert await store.save_task(
+        requeued, expected_status=TaskStatus.ASSIGNED, expected_epoch=1, events=[ev2], attempt=lost
+    )
+    second, ev3, attempt2 = assign(requeued, "w2", T0 + timedelta(seconds=3))
+    assert await store.save_task(
+        second, expected_status=TaskStatus.QUEUED, expected_epoch=1, events=[ev3], attempt=attempt2
+    )
+    assert await store.get_current("t1") == (second, attempt2)
+
+
 async def test_save_task_writes_task_events_attempt_and_result(store: Store) -> None:
     queued = await add(store, make_task())
     assigned, ev1, attempt = assign(queued, "w1", T0 + timedelta(seconds=1))
@@ -220,6 +240,7 @@ async def test_save_task_writes_task_events_attempt_and_result(store: Store) -> 
     assert ok
     assert await store.get_task("t1") == assigned
     assert await store.get_attempt("t1", 1) == attempt
+    assert await store.get_current("t1") == (assigned, attempt)
 
     running, ev2 = transition(assigned, TaskStatus.RUNNING, at=T0 + timedelta(seconds=2))
     done, ev3 = transition(
