@@ -83,6 +83,12 @@ class Store(Protocol):
 
     async def get_user_by_email(self, email: str) -> User | None: ...
 
+    # the cluster
+    async def claim_cluster_id(self, candidate: str) -> str:
+        """The id of the cluster this database belongs to: the stored one, or
+        `candidate`, stored now when there is none (the first master to ask wins)."""
+        ...
+
     # workers
     async def upsert_worker(self, worker: Worker) -> None: ...
 

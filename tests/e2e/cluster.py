@@ -132,6 +132,23 @@ class Cluster:
             assert body["token_type"] == "bearer"
         return self.client(body["access_token"])
 
+    @property
+    def cluster_id(self) -> str:
+        return (self.data_dir / "cluster-id").read_text().strip()
+
+    def containers(self) -> list[str]:
+        """Names of this cluster's containers, and only this cluster's: someone else's
+        CloudAI may share the daemon."""
+        listed = subprocess.run(
+            ["docker", "ps", "-a", "--format", "{{.Names}}",
+             "--filter", f"label=cloudai.cluster_id={self.cluster_id}"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return listed.stdout.split()
+
+    def login_admin(self) -> httpx.Client:
+        return self.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> int:
         return self.daemon.stop(sig, timeout)
 

@@ -58,7 +58,8 @@ def test_task_runs_end_to_end_and_only_its_owner_sees_it(
     task_id = submit(alice, command=SCRIPT, name="e2e", tag="cpu-light", k_value=2.0)
     task = wait_for(alice, task_id, {"completed"})
     assert task["exit_code"] == 0
-    assert task["worker_id"] in {"local-1", "local-2"}
+    short = (cluster.data_dir / "cluster-id").read_text().strip().removeprefix("cluster-")[:6]
+    assert task["worker_id"] in {f"local-{short}-1", f"local-{short}-2"}
     assert task["started_at"] and task["finished_at"]
     path = [e["to_status"] for e in task["events"]]
     assert path == ["queued", "assigned", "running", "completed"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,16 +22,6 @@ from tests.e2e.cluster import (
 )
 
 
-def cloudai_containers() -> list[str]:
-    listed = subprocess.run(
-        ["docker", "ps", "-a", "--filter", "label=cloudai.task_id", "--format", "{{.Names}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return listed.stdout.split()
-
-
 @pytest.mark.docker
 def test_cancel_and_a_double_ctrl_c_leave_no_container(tmp_path: Path) -> None:
     cluster = start_up(tmp_path, "--workers", "1", "--executor", "docker")
@@ -46,7 +35,7 @@ def test_cancel_and_a_double_ctrl_c_leave_no_container(tmp_path: Path) -> None:
             # the whole grace period, so the second Ctrl-C lands while cleanup runs.
             second = submit(carol, command="echo started; sleep 300")
             wait_for(carol, second, {"running"})
-            assert any(second in name for name in cloudai_containers())
+            assert any(second in name for name in cluster.containers())
         cluster.daemon.send(signal.SIGINT)
         cluster.daemon.wait_for_output("stopping: workers and their containers first")
         cluster.daemon.send(signal.SIGINT)
@@ -57,7 +46,7 @@ def test_cancel_and_a_double_ctrl_c_leave_no_container(tmp_path: Path) -> None:
     assert code == 0, cluster.daemon.output
     assert "already stopping (SIGINT ignored)" in cluster.daemon.output
     assert "Traceback" not in cluster.daemon.output
-    assert cloudai_containers() == []
+    assert cluster.containers() == []
 
 
 def _secret(cluster: Cluster, name: str) -> str:

@@ -41,7 +41,8 @@ class WorkerInfo(_message.Message):
     """GiB"""
     total_storage: _builtins.float
     """GiB"""
-    total_gpu: _builtins.int
+    total_gpu: _builtins.float
+    """whole GPUs; double as in the reference (wire compatibility)"""
     @_builtins.property
     def running_tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunningTask]:
         """added: attempts the worker still runs (reconcile)"""
@@ -54,7 +55,7 @@ class WorkerInfo(_message.Message):
         total_cpu: _builtins.float = ...,
         total_memory: _builtins.float = ...,
         total_storage: _builtins.float = ...,
-        total_gpu: _builtins.int = ...,
+        total_gpu: _builtins.float = ...,
         running_tasks: _abc.Iterable[Global___RunningTask] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -94,20 +95,24 @@ class RegisterAck(_message.Message):
     SUCCESS_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     WORKER_CREDENTIAL_FIELD_NUMBER: _builtins.int
+    CLUSTER_ID_FIELD_NUMBER: _builtins.int
     success: _builtins.bool
     message: _builtins.str
     worker_credential: _builtins.str
     """added: presented by the master on master->worker calls"""
+    cluster_id: _builtins.str
+    """added: the cluster joined; the worker labels its containers with it"""
     def __init__(
         self,
         *,
         success: _builtins.bool = ...,
         message: _builtins.str = ...,
         worker_credential: _builtins.str = ...,
+        cluster_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "success", b"success", "worker_credential", b"worker_credential"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_id", b"cluster_id", "message", b"message", "success", b"success", "worker_credential", b"worker_credential"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -192,7 +197,8 @@ class RunningTask(_message.Message):
     memory_allocated: _builtins.float
     status: _builtins.str
     """"running" once started; "starting" before (added meaning)"""
-    gpu_allocated: _builtins.int
+    gpu_allocated: _builtins.float
+    """whole GPUs; double as in the reference (wire compatibility)"""
     epoch: _builtins.int
     """added"""
     def __init__(
@@ -202,7 +208,7 @@ class RunningTask(_message.Message):
         cpu_allocated: _builtins.float = ...,
         memory_allocated: _builtins.float = ...,
         status: _builtins.str = ...,
-        gpu_allocated: _builtins.int = ...,
+        gpu_allocated: _builtins.float = ...,
         epoch: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -286,7 +292,8 @@ class Task(_message.Message):
     """GiB"""
     req_storage: _builtins.float
     """GiB"""
-    req_gpu: _builtins.int
+    req_gpu: _builtins.float
+    """whole GPUs; double as in the reference (wire compatibility)"""
     target_worker_id: _builtins.str
     user_id: _builtins.str
     sla_multiplier: _builtins.float
@@ -317,7 +324,7 @@ class Task(_message.Message):
         req_cpu: _builtins.float = ...,
         req_memory: _builtins.float = ...,
         req_storage: _builtins.float = ...,
-        req_gpu: _builtins.int = ...,
+        req_gpu: _builtins.float = ...,
         target_worker_id: _builtins.str = ...,
         user_id: _builtins.str = ...,
         sla_multiplier: _builtins.float = ...,

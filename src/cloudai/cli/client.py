@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
+from cloudai.fileutil import write_atomically
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 CREDENTIALS_FILE = "credentials.json"
 FINAL = ("completed", "failed", "cancelled")
@@ -59,17 +61,8 @@ def save_credentials(credentials: Credentials) -> Path:
         directory.mkdir(mode=0o700, parents=True)
         directory.chmod(0o700)  # mkdir's mode is masked by the umask
     path = directory / CREDENTIALS_FILE
-    temp = directory / f".{CREDENTIALS_FILE}.{os.getpid()}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(
-            fd,
-            json.dumps({"url": credentials.url, "access_token": credentials.access_token}).encode(),
-        )
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
+    record = {"url": credentials.url, "access_token": credentials.access_token}
+    write_atomically(path, json.dumps(record).encode(), mode=0o600)
     return path
 
 

@@ -70,7 +70,8 @@ async def _pick_executor() -> ExecutorKind:
 
 def _local_workers(master: MasterApp, count: int, executor: ExecutorKind) -> list[WorkerSettings]:
     """Split this machine evenly among the local workers, so the cluster never
-    promises more than the machine has."""
+    promises more than the machine has. Their ids name the cluster (unique per data
+    directory), so two clusters' workers are told apart everywhere."""
     data_dir: Path = master.settings.data_dir / "workers"
     machine = detect_capacity(data_dir)
     return [
@@ -79,7 +80,7 @@ def _local_workers(master: MasterApp, count: int, executor: ExecutorKind) -> lis
             token=SecretStr(master.secrets.join_token),
             host="127.0.0.1",
             port=0,
-            id=f"local-{index + 1}",
+            id=local_worker_id(master.cluster_id, index + 1),
             data_dir=data_dir,
             executor=executor,
             cpu=round(machine.cpu / count, 2),
@@ -87,6 +88,11 @@ def _local_workers(master: MasterApp, count: int, executor: ExecutorKind) -> lis
         )
         for index in range(count)
     ]
+
+
+def local_worker_id(cluster_id: str, number: int) -> str:
+    """`local-3f2c9a-1`: short, and unique per cluster."""
+    return f"local-{cluster_id.removeprefix('cluster-')[:6]}-{number}"
 
 
 async def run_master(settings: MasterSettings) -> None:

@@ -20,9 +20,11 @@ from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.api.app import create_app
 from cloudai.config import MasterSettings
 from cloudai.domain.errors import Unavailable
+from cloudai.fileutil import write_atomically
 from cloudai.master.agent_service import MasterAgentService
 from cloudai.master.core import CoreOptions, MasterCore, Services, build_core
 from cloudai.master.grpc_service import MasterWorkerService
+from cloudai.master.identity import cluster_identity
 from cloudai.master.worker_client import GrpcWorkerGateway
 from cloudai.ports import Store, SystemClock
 from cloudai.store.sql import open_store
@@ -40,8 +42,7 @@ def load_or_create_secret(path: Path, given: str | None, length: int = 32) -> st
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = secrets.token_urlsafe(length)
-    path.touch(mode=0o600)
-    path.write_text(value + "\n")
+    write_atomically(path, f"{value}\n".encode(), mode=0o600)
     return value
 
 
@@ -89,6 +90,7 @@ class MasterApp:
         self.settings = settings
         self.secrets = master_secrets(settings)
         self.grpc_port = 0
+        self.cluster_id = ""  # known once started
         self.http_port = 0
         self._store: Store | None = None
         self._gateway: GrpcWorkerGateway | None = None
@@ -111,6 +113,7 @@ class MasterApp:
     async def _start(self) -> None:
         s = self.settings
         store = self._store = await open_store(s.database_url())
+        self.cluster_id = await cluster_identity(store, s.data_dir)
         gateway = self._gateway = GrpcWorkerGateway(
             self.secrets.join_token, timeout_s=s.assign_timeout_s
         )
@@ -142,6 +145,7 @@ class MasterApp:
                 core.dispatcher,
                 core.uploads,
                 reconcile_grace_s=s.heartbeat_suspect_s,
+                cluster_id=self.cluster_id,
             ),
             MasterAgentService(
                 self.secrets.agent_token, core.agent, core.dispatcher, core.applier, core.registry

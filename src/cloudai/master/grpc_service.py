@@ -39,8 +39,10 @@ class MasterWorkerService(MasterSide):
         uploads: UploadService,
         *,
         reconcile_grace_s: float,
+        cluster_id: str = "",
     ) -> None:
         self._reconcile_grace_s = reconcile_grace_s
+        self._cluster_id = cluster_id
         self._join_token = join_token
         self._registry = registry
         self._lifecycle = lifecycle
@@ -72,7 +74,10 @@ class MasterWorkerService(MasterSide):
         except CloudAIError as exc:
             await abort_with(context, exc)
         credential = worker_credential(self._join_token, request.worker_id)
-        return pb.RegisterAck(success=True, message="registered", worker_credential=credential)
+        return pb.RegisterAck(
+            success=True, message="registered", worker_credential=credential,
+            cluster_id=self._cluster_id,
+        )  # fmt: skip
 
     async def SendHeartbeat(self, request: pb.Heartbeat, context: Context) -> pb.HeartbeatAck:
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from cloudai._proto import cluster_pb2 as pb
+from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import AttemptReport, Failure, Task, TaskStatus
 from cloudai.domain.workers import Usage
@@ -15,6 +18,22 @@ _OUTCOME_TO_WIRE = {
 }
 _WIRE_TO_OUTCOME = {v: k for k, v in _OUTCOME_TO_WIRE.items()}
 
+# GPU counts travel as double (the reference's type) but are whole on both sides; the
+# bound keeps them inside the int32 they were and the store's INTEGER columns.
+_MAX_GPUS = 2**31 - 1
+
+
+def gpus_to_wire(count: int) -> float:
+    return float(count)
+
+
+def gpus_from_wire(value: float, field: str) -> int:
+    """A whole GPU count from the wire; anything else is refused rather than rounded,
+    since a misread count would over- or under-book a worker."""
+    if not math.isfinite(value) or value < 0 or not value.is_integer() or value > _MAX_GPUS:
+        raise InvalidRequest(f"{field} must be a whole number of GPUs (0 or more), got {value!r}")
+    return int(value)
+
 
 def task_to_proto(task: Task) -> pb.Task:
     command = task.command
@@ -26,7 +45,7 @@ def task_to_proto(task: Task) -> pb.Task:
         req_cpu=task.request.cpu,
         req_memory=task.request.memory_gb,
         req_storage=task.request.storage_gb,
-        req_gpu=task.request.gpu,
+        req_gpu=gpus_to_wire(task.request.gpu),
         target_worker_id=task.worker_id or "",
         user_id=task.user_id,
         sla_multiplier=task.k_value,
@@ -40,6 +59,10 @@ def task_to_proto(task: Task) -> pb.Task:
     )
 
 
+def task_gpus_from_proto(message: pb.Task) -> int:
+    return gpus_from_wire(message.req_gpu, "Task.req_gpu")
+
+
 def command_from_proto(message: pb.Task) -> str | list[str] | None:
     if message.command_argv:
         return list(message.command_argv)
@@ -47,7 +70,8 @@ def command_from_proto(message: pb.Task) -> str | list[str] | None:
 
 
 def resources_from_worker_info(info: pb.WorkerInfo) -> Resources:
-    return Resources(info.total_cpu, info.total_memory, info.total_storage, info.total_gpu)
+    gpu = gpus_from_wire(info.total_gpu, "WorkerInfo.total_gpu")
+    return Resources(info.total_cpu, info.total_memory, info.total_storage, gpu)
 
 
 def usage_from_heartbeat(beat: pb.Heartbeat) -> Usage:
@@ -59,9 +83,16 @@ RUNNING = "running"
 PHASE_STARTED = "started"
 
 
+def allocated_gpus_from_proto(item: pb.RunningTask) -> int:
+    return gpus_from_wire(item.gpu_allocated, f"RunningTask.gpu_allocated of {item.task_id!r}")
+
+
 def running_from_proto(items: list[pb.RunningTask]) -> list[tuple[str, int, bool]]:
     """(task_id, epoch, really started) of each listed attempt. Peers that predate the
-    "starting" status (the reference's workers) say "running" for every attempt."""
+    "starting" status (the reference's workers) say "running" for every attempt.
+    The master does not use the GPU count, but a bad one marks a broken peer: refused."""
+    for item in items:
+        allocated_gpus_from_proto(item)
     return [(item.task_id, item.epoch, item.status != STARTING) for item in items]
 
 

@@ -76,6 +76,7 @@ class InMemoryStore:
         self._attempts: dict[tuple[str, int], Attempt] = {}  # by (task_id, epoch)
         self._results: dict[str, TaskResult] = {}
         self._files: dict[str, dict[str, OutputFile]] = {}  # by task_id, then path
+        self._cluster_id: str | None = None
 
     # users
 
@@ -91,6 +92,11 @@ class InMemoryStore:
         return _copy_opt(next((u for u in self._users.values() if u.email == email), None))
 
     # workers
+
+    async def claim_cluster_id(self, candidate: str) -> str:
+        if self._cluster_id is None:
+            self._cluster_id = candidate
+        return self._cluster_id
 
     async def upsert_worker(self, worker: Worker) -> None:
         self._workers[worker.worker_id] = _copy(worker)

@@ -39,11 +39,14 @@ from cloudai.store.tables import (
     Base,
     EventRow,
     FileRow,
+    MetaRow,
     ResultRow,
     TaskRow,
     UserRow,
     WorkerRow,
 )
+
+_CLUSTER_ID = "cluster_id"
 
 # --------------------------------------------------------------------------- opening
 
@@ -135,6 +138,14 @@ class SqlStore:
         return None if row is None else rows.user_of(row)
 
     # workers
+
+    async def claim_cluster_id(self, candidate: str) -> str:
+        insert_ = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        claim = insert_(MetaRow).values(key=_CLUSTER_ID, value=candidate)
+        async with self._write() as session:
+            await session.execute(claim.on_conflict_do_nothing(index_elements=["key"]))
+        stored: str = await self._one(select(MetaRow.value).where(MetaRow.key == _CLUSTER_ID))
+        return stored
 
     async def upsert_worker(self, worker: Worker) -> None:
         async with self._write() as session:

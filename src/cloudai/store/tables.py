@@ -167,3 +167,12 @@ class EventRow(Base):
 
 
 metadata = Base.metadata
+
+
+class MetaRow(Base):
+    """Facts about the cluster itself (its id), one row each."""
+
+    __tablename__ = "cluster_meta"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(String)

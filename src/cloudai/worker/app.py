@@ -15,9 +15,11 @@ from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.config import WorkerSettings
 from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized, Unavailable
 from cloudai.domain.resources import Resources
+from cloudai.rpc import convert
 from cloudai.worker.executors import build_executor
 from cloudai.worker.executors.base import Executor, ExecutorError
 from cloudai.worker.grpc_service import WorkerService
+from cloudai.worker.identity import WorkerIdentity, load_identity
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.network import primary_address
 from cloudai.worker.runner import Runner
@@ -32,6 +34,7 @@ class WorkerApp:
     def __init__(self, settings: WorkerSettings, executor: Executor | None = None) -> None:
         self.settings = settings
         self.worker_id = ""
+        self.identity = WorkerIdentity("", "")  # loaded from the data directory at start
         self.port = 0
         self.registered = asyncio.Event()
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -48,7 +51,8 @@ class WorkerApp:
         self.port = server.add_insecure_port(f"{s.host}:{s.port}")
         self.worker_id = s.id or f"{socket.gethostname()}-{self.port}"
         data_dir = s.data_dir / self.worker_id
-        executor = self._executor or build_executor(s.executor, self.worker_id)
+        identity = self.identity = await asyncio.to_thread(load_identity, data_dir, self.worker_id)
+        executor = self._executor or build_executor(s.executor, identity)
         self._executor = executor
         try:
             reaped = await executor.reap_orphans()
@@ -111,13 +115,14 @@ class WorkerApp:
             total_cpu=capacity.cpu,
             total_memory=capacity.memory_gb,
             total_storage=capacity.storage_gb,
-            total_gpu=capacity.gpu,
+            total_gpu=convert.gpus_to_wire(capacity.gpu),
             running_tasks=self._runner.running_tasks(),
         )
         delay = 0.2
         while True:
             try:
-                await self._link.register(info)
+                cluster_id = await self._link.register(info)
+                await asyncio.to_thread(self.identity.joined, cluster_id)
                 self.registered.set()
                 logger.info("registered with master %s", self.settings.master)
                 return

@@ -28,13 +28,16 @@ class MasterLink:
             raise Unauthorized("not registered with the master yet")
         return ((WORKER_ID_HEADER, self._worker_id), (CREDENTIAL_HEADER, self.credential))
 
-    async def register(self, info: pb.WorkerInfo) -> None:
+    async def register(self, info: pb.WorkerInfo) -> str:
+        """Join; returns the cluster's id (empty from a master that sends none)."""
         ack = await call(
             self._stub.RegisterWorker(
                 info, metadata=((JOIN_TOKEN_HEADER, self._join_token),), timeout=_TIMEOUT_S
             )
         )
         self.credential = ack.worker_credential
+        cluster_id: str = ack.cluster_id
+        return cluster_id
 
     async def heartbeat(self, beat: pb.Heartbeat) -> pb.HeartbeatAck:
         ack: pb.HeartbeatAck = await call(

@@ -52,7 +52,7 @@ def spec_from_task(message: pb.Task, attempt_dir: Path) -> ExecutionSpec:
         command=convert.command_from_proto(message),
         cpu=message.req_cpu,
         memory_gb=message.req_memory,
-        gpu=message.req_gpu,
+        gpu=convert.task_gpus_from_proto(message),
         output_dir=attempt_dir / "output",
         log_path=attempt_dir / LOG_FILE_NAME,
         env=dict(message.env),
@@ -83,7 +83,7 @@ class Runner:
                 status=convert.RUNNING if run.started else convert.STARTING,
                 cpu_allocated=run.spec.cpu,
                 memory_allocated=run.spec.memory_gb,
-                gpu_allocated=run.spec.gpu,
+                gpu_allocated=convert.gpus_to_wire(run.spec.gpu),
             )
             for (task_id, epoch), run in self._runs.items()
         ]

@@ -20,7 +20,8 @@ import pytest
 from docker.errors import DockerException, ImageNotFound, NotFound
 
 from cloudai.worker.executors import DockerExecutor, ExecutionSpec
-from cloudai.worker.executors.docker import LABEL_WORKER_ID, container_name, docker_available
+from cloudai.worker.executors.docker import LABEL_INSTANCE_ID, container_name, docker_available
+from cloudai.worker.identity import WorkerIdentity
 from tests.helpers import wait_for_log
 
 pytestmark = pytest.mark.docker
@@ -44,18 +45,24 @@ def client() -> Iterator[Any]:
     client.close()
 
 
+def new_identity() -> WorkerIdentity:
+    unique = uuid.uuid4().hex[:12]
+    return WorkerIdentity(f"test-{unique}", f"instance-{unique}", f"cluster-{unique}")
+
+
 @pytest.fixture
-def worker_id(client: Any) -> Iterator[str]:
-    worker_id = f"test-{uuid.uuid4().hex[:12]}"
-    yield worker_id
-    # Whatever a failed test left behind under this (unique) worker id.
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL_WORKER_ID}={worker_id}"}):
+def identity(client: Any) -> Iterator[WorkerIdentity]:
+    identity = new_identity()
+    yield identity
+    # Whatever a failed test left behind under this (unique) instance id.
+    mine = {"label": f"{LABEL_INSTANCE_ID}={identity.instance_id}"}
+    for c in client.containers.list(all=True, filters=mine):
         c.remove(force=True)
 
 
 @pytest.fixture
-async def executor(worker_id: str) -> Any:
-    ex = DockerExecutor(worker_id, pull_policy="never")
+async def executor(identity: WorkerIdentity) -> Any:
+    ex = DockerExecutor(identity, pull_policy="never")
     yield ex
     await ex.close()
 
@@ -181,7 +188,9 @@ async def test_running_container_is_confined(
     labels = attrs["Config"]["Labels"]  # the image's own labels are merged in
     assert labels["cloudai.task_id"] == spec.task_id
     assert labels["cloudai.epoch"] == "1"
-    assert labels["cloudai.worker_id"] == executor.worker_id
+    assert labels["cloudai.worker_id"] == executor.identity.worker_id
+    assert labels["cloudai.instance_id"] == executor.identity.instance_id
+    assert labels["cloudai.cluster_id"] == executor.identity.cluster_id
     assert attrs["Config"]["Tty"] is False
 
     await executor.stop(spec.task_id, spec.epoch, grace_s=1)
@@ -216,16 +225,18 @@ async def test_missing_image_with_policy_never(executor: DockerExecutor, tmp_pat
     assert "not present locally" in status.error
 
 
-async def test_failed_pull_is_an_error(worker_id: str, tmp_path: Path) -> None:
-    ex = DockerExecutor(worker_id, pull_policy="always")
+async def test_failed_pull_is_an_error(identity: WorkerIdentity, tmp_path: Path) -> None:
+    ex = DockerExecutor(identity, pull_policy="always")
     status = await ex.run(_spec(tmp_path, "true", image="does-not-exist:1"))
     await ex.close()
     assert status.exit_code is None
     assert status.error.startswith("pull image 'does-not-exist:1'")
 
 
-async def test_close_stops_running_containers(worker_id: str, client: Any, tmp_path: Path) -> None:
-    ex = DockerExecutor(worker_id, pull_policy="never")
+async def test_close_stops_running_containers(
+    identity: WorkerIdentity, client: Any, tmp_path: Path
+) -> None:
+    ex = DockerExecutor(identity, pull_policy="never")
     spec = _spec(tmp_path, "echo ready; sleep 60")
     run = asyncio.create_task(ex.run(spec))
     await wait_for_log(spec.log_path, b"ready\n")
@@ -254,23 +265,33 @@ async def test_cancelling_the_run_coroutine_removes_the_container(
     assert await executor.running() == []
 
 
-async def test_reap_orphans_removes_only_this_workers_leftovers(
-    executor: DockerExecutor, client: Any, worker_id: str
+async def test_reap_orphans_removes_only_containers_of_this_instance_and_cluster(
+    executor: DockerExecutor, client: Any, identity: WorkerIdentity
 ) -> None:
-    def leftover(owner: str) -> Any:
-        labels = {"cloudai.task_id": "old", "cloudai.epoch": "1", "cloudai.worker_id": owner}
+    def leftover(instance_id: str, cluster_id: str) -> Any:
+        labels = {
+            "cloudai.task_id": "old", "cloudai.epoch": "1",
+            "cloudai.worker_id": identity.worker_id,  # the same worker id in every cluster
+            "cloudai.instance_id": instance_id, "cloudai.cluster_id": cluster_id,
+        }  # fmt: skip
         return client.containers.create(IMAGE, ["true"], labels=labels, network_mode="none")
 
-    mine = leftover(worker_id)
-    other_worker = f"{worker_id}-other"
-    theirs = leftover(other_worker)
+    mine = leftover(identity.instance_id, identity.cluster_id)
+    other = new_identity()
+    theirs = [
+        leftover(other.instance_id, identity.cluster_id),  # another worker of this cluster
+        leftover(identity.instance_id, other.cluster_id),  # a cluster this instance left
+        leftover(other.instance_id, other.cluster_id),  # another cluster altogether
+    ]
     try:
         assert await executor.reap_orphans() == 1
         with pytest.raises(NotFound):
             client.containers.get(mine.id)
-        client.containers.get(theirs.id)  # still there
+        for container in theirs:
+            client.containers.get(container.id)  # still there
     finally:
-        theirs.remove(force=True)
+        for container in theirs:
+            container.remove(force=True)
 
 
 async def test_unreachable_daemon_is_an_error_not_an_exception(tmp_path: Path) -> None:
@@ -278,7 +299,7 @@ async def test_unreachable_daemon_is_an_error_not_an_exception(tmp_path: Path) -
         # An explicit API version: the client is built without a connection, then fails on use.
         return docker.DockerClient(base_url=f"unix://{tmp_path}/missing.sock", version="1.41")
 
-    ex = DockerExecutor("w", client_factory=no_daemon)
+    ex = DockerExecutor(new_identity(), client_factory=no_daemon)
     status = await ex.run(_spec(tmp_path, "true"))
     assert status.exit_code is None
     assert "docker daemon unreachable" in status.error
@@ -304,7 +325,7 @@ def collect_leaked_docker_sockets() -> None:
 
 def test_gpu_request_is_wired(tmp_path: Path) -> None:
     # No GPU here: check the create arguments only.
-    ex = DockerExecutor("w", client_factory=lambda: None)
+    ex = DockerExecutor(new_identity(), client_factory=lambda: None)
     kwargs = ex._create_kwargs(_spec(tmp_path, "true", gpu=2), "n")
     (request,) = kwargs["device_requests"]
     assert (request.count, request.capabilities) == (2, [["gpu"]])

@@ -46,6 +46,7 @@ TABLES = {
     "results",
     "file_metadata",
     "task_events",
+    "cluster_meta",
 }
 
 
@@ -206,6 +207,14 @@ async def test_list_tasks_orders_filters_and_pages(store: Store) -> None:
     assert await store.list_tasks(limit=2, offset=2) == [c, d]
     assert await store.list_tasks(user_id="u1", limit=2, offset=1, newest_first=True) == [d, c]
     assert await store.list_tasks(offset=10) == []
+
+
+# --------------------------------------------------------------------------- the cluster
+
+
+async def test_the_first_claimed_cluster_id_stays(store: Store) -> None:
+    assert await store.claim_cluster_id("cluster-a") == "cluster-a"
+    assert await store.claim_cluster_id("cluster-b") == "cluster-a"
 
 
 # --------------------------------------------------------------------------- save_task (CAS)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cloudai.worker.executors import ExecutionSpec, ProcessExecutor, build_executor
+from cloudai.worker.identity import WorkerIdentity
 from tests.helpers import wait_for_log
 
 
@@ -139,16 +140,19 @@ async def test_reap_orphans_touches_nothing() -> None:
     assert await ProcessExecutor().reap_orphans() == 0
 
 
+W1 = WorkerIdentity("w1", "instance-1")
+
+
 def test_build_executor_kinds() -> None:
-    assert build_executor("process", "w1").name == "process"
-    assert build_executor("process", "w1").sandboxed is False
-    assert build_executor("fake", "w1").name == "fake"
-    assert build_executor("docker", "w1").name == "docker"  # no daemon contact until used
+    assert build_executor("process", W1).name == "process"
+    assert build_executor("process", W1).sandboxed is False
+    assert build_executor("fake", W1).name == "fake"
+    assert build_executor("docker", W1).name == "docker"  # no daemon contact until used
 
 
 def test_build_executor_rejects_unknown_kind() -> None:
     with pytest.raises(ValueError, match="unknown executor kind"):
-        build_executor("kubernetes", "w1")
+        build_executor("kubernetes", W1)
 
 
 async def test_worker_secrets_do_not_leak_into_the_task(

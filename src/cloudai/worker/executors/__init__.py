@@ -12,6 +12,7 @@ from cloudai.worker.executors.base import (
 from cloudai.worker.executors.docker import DockerExecutor
 from cloudai.worker.executors.fake import FakeExecutor, FakeRun
 from cloudai.worker.executors.process import ProcessExecutor
+from cloudai.worker.identity import WorkerIdentity
 
 EXECUTOR_KINDS = ("docker", "process", "fake")
 
@@ -30,12 +31,12 @@ __all__ = [
 ]
 
 
-def build_executor(kind: str, worker_id: str) -> Executor:
+def build_executor(kind: str, identity: WorkerIdentity) -> Executor:
     """The executor for a configured kind; ValueError for an unknown one."""
     if kind == "docker":
-        return DockerExecutor(worker_id)
+        return DockerExecutor(identity)
     if kind == "process":
-        return ProcessExecutor(worker_id)
+        return ProcessExecutor(identity.worker_id)
     if kind == "fake":
         return FakeExecutor()
     raise ValueError(f"unknown executor kind {kind!r}; expected one of {EXECUTOR_KINDS}")

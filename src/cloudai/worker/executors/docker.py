@@ -36,6 +36,7 @@ from cloudai.worker.executors.base import (
     nothing,
     shell_argv,
 )
+from cloudai.worker.identity import WorkerIdentity
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ PULL_POLICIES = ("if-not-present", "always", "never")
 LABEL_TASK_ID = "cloudai.task_id"
 LABEL_EPOCH = "cloudai.epoch"
 LABEL_WORKER_ID = "cloudai.worker_id"
+LABEL_INSTANCE_ID = "cloudai.instance_id"
+LABEL_CLUSTER_ID = "cloudai.cluster_id"
 PIDS_LIMIT = 512
 _CLOSE_GRACE_S = 10.0
 _CLOSE_WAIT_S = 60.0
@@ -114,14 +117,14 @@ class DockerExecutor:
 
     def __init__(
         self,
-        worker_id: str,
+        identity: WorkerIdentity,
         *,
         pull_policy: str = "if-not-present",
         client_factory: Callable[[], Any] = docker.from_env,
     ) -> None:
         if pull_policy not in PULL_POLICIES:
             raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
-        self.worker_id = worker_id
+        self.identity = identity
         self.pull_policy = pull_policy
         self._client_factory = client_factory
         self._client: Any = None
@@ -164,14 +167,15 @@ class DockerExecutor:
         return list(self._runs)
 
     async def reap_orphans(self) -> int:
-        """Remove containers labelled with this worker's id that no run here owns."""
+        """Remove this worker's leftover containers that no run here owns: only those
+        labelled with both its instance id and its cluster's id."""
         try:
             client = await self._get_client()
             with _translating("list containers"):
                 found = await asyncio.to_thread(
                     client.api.containers,
                     all=True,
-                    filters={"label": [LABEL_TASK_ID, f"{LABEL_WORKER_ID}={self.worker_id}"]},
+                    filters={"label": [LABEL_TASK_ID, *_owner_filters(self.identity)]},
                 )
         except _Failed as exc:
             raise ExecutorError(str(exc)) from exc
@@ -271,7 +275,9 @@ class DockerExecutor:
             "labels": {
                 LABEL_TASK_ID: spec.task_id,
                 LABEL_EPOCH: str(spec.epoch),
-                LABEL_WORKER_ID: self.worker_id,
+                LABEL_WORKER_ID: self.identity.worker_id,
+                LABEL_INSTANCE_ID: self.identity.instance_id,
+                LABEL_CLUSTER_ID: self.identity.cluster_id,
             },
             "volumes": {
                 str(spec.output_dir.resolve()): {"bind": CONTAINER_OUTPUT_DIR, "mode": "rw"}
@@ -430,3 +436,10 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
+
+
+def _owner_filters(identity: WorkerIdentity) -> list[str]:
+    return [
+        f"{LABEL_INSTANCE_ID}={identity.instance_id}",
+        f"{LABEL_CLUSTER_ID}={identity.cluster_id}",
+    ]
