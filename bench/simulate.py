@@ -16,10 +16,29 @@ import csv
 import time
 from pathlib import Path
 
+from cloudai._proto import agent_pb2 as pb
 from cloudai.domain.sla import TASK_TYPES
+from cloudai.rpc import agent_convert
 from cloudai.scheduling.registry import SCHEDULER_NAMES, make_scheduler
 from cloudai.scheduling.simulator import SimConfig, SimReport, Workload, simulate
+from cloudai.scheduling.snapshot import Plan, Snapshot
 from cloudai.scheduling.workload import generate_workload, workload_from_rows
+
+
+class AgentOverTheWire:
+    """The fifth scheduler, `agent`, as the example agent (`cloudai agent --policy P`)
+    runs it: it plans on what MasterAgent tells it, the snapshot encoded to protobuf
+    bytes on the master's side and decoded on its own. (The master's fallback when an
+    agent falls silent is not modelled: this agent never does.)"""
+
+    def __init__(self, policy: str) -> None:
+        self._policy = make_scheduler(policy)
+        self.name = f"agent/{policy}"
+
+    def plan(self, snapshot: Snapshot) -> Plan:
+        wire = agent_convert.cluster_state_to_proto(snapshot).SerializeToString()
+        seen = pb.ClusterState.FromString(wire)
+        return self._policy.plan(agent_convert.snapshot_from_proto(seen, cursor=snapshot.cursor))
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,6 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--offered", type=float, help="overrides --load: share of capacity")
     parser.add_argument("--slowdown", type=float, default=SimConfig().slowdown)
     parser.add_argument("--recorded", type=Path, help="folder with workers.csv and tasks.csv")
+    parser.add_argument("--agent-policy", default="best_fit", help="the example agent's policy")
     return parser.parse_args()
 
 
@@ -48,7 +68,7 @@ def row(report: SimReport, seconds: float) -> str:
     overall = report.overall
     per_type = "".join(f"{report.per_type[t].sla_hit_rate * 100:>14.1f}" for t in TASK_TYPES)
     return (
-        f"{report.policy:<12}{report.makespan:>10.1f}{overall.mean_wait:>10.2f}"
+        f"{report.policy:<15}{report.makespan:>10.1f}{overall.mean_wait:>10.2f}"
         f"{overall.sla_hit_rate * 100:>9.1f}{per_type}{seconds:>8.1f}"
     )
 
@@ -63,11 +83,12 @@ def main() -> None:
         "tasks per type: " + ", ".join(f"{t} {n}" for t, n in counts.items())
     )
     header = "".join(f"{t:>14}" for t in TASK_TYPES)
-    print(f"{'policy':<12}{'makespan':>10}{'wait s':>10}{'SLA %':>9}{header}{'run s':>8}")
+    print(f"{'policy':<15}{'makespan':>10}{'wait s':>10}{'SLA %':>9}{header}{'run s':>8}")
     config = SimConfig(slowdown=args.slowdown)
-    for name in SCHEDULER_NAMES:
+    schedulers = [make_scheduler(name) for name in SCHEDULER_NAMES]
+    for scheduler in [*schedulers, AgentOverTheWire(args.agent_policy)]:
         started = time.perf_counter()
-        report = simulate(make_scheduler(name), workload, config)
+        report = simulate(scheduler, workload, config)
         print(row(report, time.perf_counter() - started))
 
 
