@@ -3,6 +3,7 @@ workers, bounded retries, priorities, timeouts, warnings, queue positions."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from cloudai.domain.workers import Eligibility
 from cloudai.master.core import CoreOptions, MasterCore, build_core
 from cloudai.master.gateway import FakeWorkerGateway
 from cloudai.ports import FakeClock
+from cloudai.scheduling.snapshot import Placement
 from cloudai.store.sql import SqlStore, open_store
+from tests.integration.store.conftest import fresh_postgres_database
 
 SMALL = Resources(cpu=1, memory_gb=0.5, storage_gb=1)
 CAPACITY = Resources(cpu=2, memory_gb=4, storage_gb=10)
@@ -228,3 +231,37 @@ async def test_draining_and_cordoned_workers_take_nothing_new(cluster: Cluster) 
     await registry.set_eligibility("w2", Eligibility.OPEN)
     await cluster.schedule()
     assert (await cluster.core.tasks.get(ALICE, waiting)).worker_id == "w2"
+
+
+async def test_two_masters_plan_appliers_racing_on_postgres_never_overbook(
+    tmp_path: Path,
+) -> None:
+    """Two master cores (each its own store and sessions) on one PostgreSQL database both
+    propose every queued task for the same worker; their appliers together never hold
+    more than the worker has, round after round."""
+    async with fresh_postgres_database() as url:
+        stores = [await open_store(url), await open_store(url)]
+        try:
+            one, two = (Cluster(s, tmp_path / f"m{i}") for i, s in enumerate(stores))
+            for round_ in range(10):
+                worker_id, cpu = f"w{round_}", 1 + round_ % 3
+                capacity = Resources(cpu=cpu, memory_gb=64, storage_gb=100)
+                for core in (one.core, two.core):
+                    await core.registry.register(worker_id, "127.0.0.1:9", capacity)
+                tasks = [await one.submit() for _ in range(6)]
+                proposals = [Placement(t, worker_id) for t in tasks]
+                results = await asyncio.gather(
+                    one.core.applier.apply(proposals, by="test"),
+                    two.core.applier.apply(proposals[::-1], by="test"),
+                )
+                placed = sum(a.placed for applied in results for a in applied)
+                held = [await one.status(t) for t in tasks]
+                assert placed == cpu, f"round {round_}: {placed} placed on {cpu} CPU"
+                assert held.count(TaskStatus.ASSIGNED) == cpu
+                refused = [a.reason for applied in results for a in applied if not a.placed]
+                assert all(refused), "every refused placement says why"
+                for core in (one.core, two.core):
+                    await core.applier.settle()
+        finally:
+            for opened in stores:
+                await opened.close()
