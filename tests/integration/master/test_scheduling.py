@@ -11,9 +11,9 @@ import pytest
 
 from cloudai.domain.errors import Forbidden, InvalidRequest
 from cloudai.domain.resources import Resources
-from cloudai.domain.task import AttemptReport, AttemptStatus, TaskSpec, TaskStatus
+from cloudai.domain.task import AttemptReport, AttemptStatus, Task, TaskSpec, TaskStatus
 from cloudai.domain.users import Role, User
-from cloudai.domain.workers import Eligibility
+from cloudai.domain.workers import Eligibility, Worker
 from cloudai.master.core import CoreOptions, MasterCore, build_core
 from cloudai.master.gateway import FakeWorkerGateway
 from cloudai.ports import FakeClock
@@ -28,9 +28,15 @@ ADMIN = User("u-admin", "root@x.test", "root", "h", Role.ADMIN, FakeClock().now(
 
 
 class Cluster:
-    def __init__(self, store: SqlStore, tmp_path: Path, clock: FakeClock | None = None) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        tmp_path: Path,
+        clock: FakeClock | None = None,
+        gateway: FakeWorkerGateway | None = None,
+    ) -> None:
         self.clock = clock or FakeClock()
-        self.gateway = FakeWorkerGateway()
+        self.gateway = gateway or FakeWorkerGateway()
         self.core: MasterCore = build_core(
             store, self.clock, self.gateway, CoreOptions(tmp_path, jwt_secret="s" * 32)
         )
@@ -124,6 +130,42 @@ async def test_unreachable_worker_turns_suspect_and_costs_no_retry(cluster: Clus
     await cluster.schedule()
     task = await cluster.core.tasks.get(ALICE, task_id)
     assert (task.status, task.worker_id) == (TaskStatus.RUNNING, "w2")
+
+
+class FrozenWorkerGateway(FakeWorkerGateway):
+    """Assignments to `frozen` hang until `thaw` is set, as to a SIGSTOPped worker;
+    `others_sent` is set once `expected` assignments reached the other workers."""
+
+    def __init__(self, frozen: str, expected: int) -> None:
+        super().__init__()
+        self.frozen, self.expected = frozen, expected
+        self.thaw, self.others_sent = asyncio.Event(), asyncio.Event()
+
+    async def assign(self, worker: Worker, task: Task) -> None:
+        if worker.worker_id == self.frozen:
+            await self.thaw.wait()
+        await super().assign(worker, task)
+        if sum(w != self.frozen for w, _, _ in self.assigned) == self.expected:
+            self.others_sent.set()
+
+
+async def test_a_frozen_worker_never_stalls_assignments_to_the_others(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    gateway = FrozenWorkerGateway("frozen", expected=2)
+    cluster = Cluster(store, tmp_path, gateway=gateway)
+    for worker_id in ("frozen", "healthy"):
+        await cluster.core.registry.register(worker_id, "127.0.0.1:9", CAPACITY)
+    tasks = [await cluster.submit() for _ in range(4)]
+    await cluster.core.dispatcher.schedule_once()  # claims on both, never waits for sends
+    placed = {t: (await cluster.core.tasks.get(ADMIN, t)).worker_id for t in tasks}
+    assert sorted(placed.values()) == ["frozen", "frozen", "healthy", "healthy"]
+    # Both reach the healthy worker while the frozen one still holds its first.
+    await asyncio.wait_for(gateway.others_sent.wait(), 10)
+    assert not any(w == "frozen" for w, _, _ in gateway.assigned)
+    gateway.thaw.set()
+    await cluster.core.applier.settle()
+    assert sorted(t for _, t, _ in gateway.assigned) == sorted(tasks)
 
 
 async def test_a_task_whose_worker_keeps_being_lost_fails_after_its_retries(
