@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Install what CloudAI needs on Debian 12 (run as root), idempotently:
-#   scripts/install-deps.sh [docker] [postgres]
+#   scripts/install-deps.sh [docker] [postgres] [promtool]
 # Always: a Python virtual environment in .venv with CloudAI, its PostgreSQL driver and
 #         its dev tools.
 # docker:   Debian's docker.io + busybox-static, and a running dockerd
 #           (--bridge=none --iptables=false: task containers use network "none").
 # postgres: Debian's PostgreSQL server.
+# promtool: Debian's prometheus package, for its promtool (the test suite checks the
+#           master's /metrics output with `promtool check metrics`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-want_docker=0 want_postgres=0
+want_docker=0 want_postgres=0 want_promtool=0
 for arg in "$@"; do
   case "$arg" in
     docker) want_docker=1 ;;
     postgres) want_postgres=1 ;;
+    promtool) want_promtool=1 ;;
     *) echo "unknown component: $arg" >&2; exit 2 ;;
   esac
 done
@@ -22,6 +25,7 @@ done
 packages=(python3-venv)
 [ "$want_docker" = 1 ] && packages+=(docker.io busybox-static)
 [ "$want_postgres" = 1 ] && packages+=(postgresql)
+[ "$want_promtool" = 1 ] && packages+=(prometheus)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

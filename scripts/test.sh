@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-scripts/install-deps.sh docker postgres
+scripts/install-deps.sh docker postgres promtool
 
 # PostgreSQL on loopback for the store suite (idempotent).
 pg_version="$(ls /etc/postgresql | sort -V | tail -n 1)"

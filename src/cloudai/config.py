@@ -17,8 +17,11 @@ from typing import Any, Literal, get_args
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloudai.domain.images import RegistryPolicy
+
 SchedulerName = Literal["round_robin", "best_fit", "spread", "rts", "agent"]
 ExecutorKind = Literal["docker", "process", "fake"]
+Registration = Literal["open", "admin-only"]
 SCHEDULERS: tuple[str, ...] = get_args(SchedulerName)
 EXECUTORS: tuple[str, ...] = get_args(ExecutorKind)
 
@@ -72,6 +75,25 @@ class MasterSettings(BaseSettings):
     fair_share_half_life_s: float = Field(default=3600.0, gt=0)
     agent_timeout_s: float = Field(default=5.0, gt=0)
     agent_token: SecretStr | None = None  # default: generated and saved in data_dir
+    # Quotas per user (admins exempt from the queued cap): submit answers 429 at the
+    # queued cap; at the running cap tasks stay queued with the reason. None: no cap.
+    max_queued_per_user: int | None = Field(default=10_000, gt=0)
+    max_running_per_user: int | None = Field(default=None, gt=0)
+    # Registries images may come from: comma-separated host[:port] (docker.io for Docker
+    # Hub names); empty: any public one. Private and local hosts only when allowed.
+    allowed_registries: str = ""
+    allow_private_registries: bool = False
+    registration: Registration = "open"  # admin-only: only admins create accounts
+    # Failed logins allowed per login_window_s, before that login is refused (429):
+    login_failures_per_pair: int = Field(default=10, gt=0)  # one account from one address
+    login_failures_per_address: int = Field(default=100, gt=0)  # one address, any account
+    login_failures_per_account: int = Field(default=50, gt=0)  # see master/throttle.py
+    login_window_s: float = Field(default=300.0, gt=0)
+    login_tracked_max: int = Field(default=100_000, gt=0)  # memory bound of the counters
+
+    def registry_policy(self) -> RegistryPolicy:
+        listed = (name.strip() for name in self.allowed_registries.split(","))
+        return RegistryPolicy(frozenset(n for n in listed if n), self.allow_private_registries)
 
     def database_url(self) -> str:
         return self.db or f"sqlite+aiosqlite:///{self.data_dir / 'cloudai.db'}"
@@ -99,8 +121,16 @@ class WorkerSettings(BaseSettings):
     cpu: float | None = Field(default=None, gt=0)
     memory_gb: float | None = Field(default=None, gt=0)
     storage_gb: float | None = Field(default=None, gt=0)
-    gpu: int | None = Field(default=None, ge=0)
+    gpu: int | None = Field(default=None, ge=0)  # default: the GPUs NVML finds
+    fake_gpus: int = Field(default=0, ge=0)  # testing aid: pretend to have this many GPUs
     stop_grace_s: float = Field(default=10.0, ge=0)
+    # A stopping worker's last try to report its interrupted attempts; then they stay
+    # spooled on disk for its next start.
+    stop_report_s: float = Field(default=10.0, ge=0)
+    # Results kept on disk until the master has them: dropped (with a log line) when
+    # older than this, or, oldest first, beyond this many bytes.
+    spool_max_age_s: float = Field(default=24 * 3600.0, gt=0)
+    spool_max_bytes: int = Field(default=20 * 1024**3, gt=0)
 
     @model_validator(mode="before")
     @classmethod

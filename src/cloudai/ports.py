@@ -117,6 +117,10 @@ class Store(Protocol):
         (created_at, task_id) key: only rows after it, for paging a changing set."""
         ...
 
+    async def count_tasks(
+        self, *, user_id: str | None = None, statuses: Collection[TaskStatus] | None = None
+    ) -> int: ...
+
     async def list_finished(
         self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000
     ) -> list[Task]:

@@ -21,7 +21,7 @@ from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import Task
 from cloudai.rpc import convert
-from cloudai.worker.runner import spec_from_task
+from cloudai.worker.runner import spec_for
 
 _F = descriptor_pb2.FieldDescriptorProto
 _STRING, _DOUBLE, _INT64 = _F.TYPE_STRING, _F.TYPE_DOUBLE, _F.TYPE_INT64
@@ -120,7 +120,9 @@ def test_reference_task_decodes_to_whole_gpus(tmp_path: Path) -> None:
     ref = REF["Task"](task_id="t1", docker_image="img", command="true", req_gpu=3.0)
     message = pb.Task.FromString(ref.SerializeToString())
     assert convert.task_gpus_from_proto(message) == 3
-    spec = spec_from_task(message, tmp_path)  # the worker's own read of an assignment
+    spec = spec_for(
+        convert.assignment_from_proto(message), tmp_path
+    )  # the worker's own read of an assignment
     assert spec.gpu == 3 and type(spec.gpu) is int
 
 
@@ -173,7 +175,7 @@ def test_task_with_a_bad_gpu_count_is_refused(value: float, tmp_path: Path) -> N
     with pytest.raises(InvalidRequest, match=r"Task\.req_gpu must be a whole number"):
         convert.task_gpus_from_proto(message)
     with pytest.raises(InvalidRequest):
-        spec_from_task(message, tmp_path)
+        spec_for(convert.assignment_from_proto(message), tmp_path)
 
 
 def test_the_refusal_names_the_value() -> None:

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from cloudai import __version__
 from cloudai.api.errors import install_error_handlers
+from cloudai.api.instrument import RequestTimingMiddleware
 from cloudai.api.limits import BodyLimitMiddleware
-from cloudai.api.routes import auth, files, health, scheduling, tasks
+from cloudai.api.routes import auth, cluster, files, health, metrics, scheduling, tasks, workers
 from cloudai.master.core import Services
 
 
@@ -16,6 +17,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
-    for module in (health, auth, tasks, files, scheduling):
+    app.add_middleware(RequestTimingMiddleware, metrics=services.metrics)  # outermost: times all
+    for module in (health, metrics, auth, tasks, files, scheduling, workers, cluster):
         app.include_router(module.router)
     return app

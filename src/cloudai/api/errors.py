@@ -13,6 +13,8 @@ from cloudai.domain.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
+    StorageFull,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
 )
@@ -23,6 +25,8 @@ _STATUS: list[tuple[type[CloudAIError], int, str]] = [
     (InvalidRequest, 422, "invalid_request"),
     (Unauthorized, 401, "unauthorized"),
     (Forbidden, 403, "forbidden"),
+    (TooManyRequests, 429, "too_many_requests"),
+    (StorageFull, 507, "storage_full"),
     (Unavailable, 503, "unavailable"),
 ]
 
@@ -31,9 +35,16 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CloudAIError)
     for kind, status, code in _STATUS:
         if isinstance(exc, kind):
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            return JSONResponse({"error": code, "detail": str(exc)}, status, headers=headers)
+            return JSONResponse({"error": code, "detail": str(exc)}, status, headers=_headers(exc))
     return JSONResponse({"error": "internal", "detail": str(exc)}, 500)
+
+
+def _headers(exc: CloudAIError) -> dict[str, str] | None:
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, TooManyRequests) and exc.retry_after_s is not None:
+        return {"Retry-After": str(exc.retry_after_s)}
+    return None
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

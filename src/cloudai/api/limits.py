@@ -1,17 +1,33 @@
-"""A cap on request bodies: a JSON API has no business receiving megabytes."""
+"""Caps on what a request may carry: a JSON API has no business receiving megabytes,
+and no number in a query string may reach the store or a file seek unbounded."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Query
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
 
+# SQLite's INTEGER and the gRPC log offset are signed 64-bit; 2**62 stays well inside
+# both, and no log or task list comes near it.
+MAX_OFFSET = 2**62
+MAX_PAGE = 500
+MAX_LOG_READ = 4 * 1024 * 1024
+MAX_WAIT_S = 300.0
 
-class BodyTooLarge(Exception):
-    pass
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+LogReadSize = Annotated[int, Query(ge=1, le=MAX_LOG_READ)]
+WaitSeconds = Annotated[float, Query(gt=0, le=MAX_WAIT_S, allow_inf_nan=False)]
 
 
 class BodyLimitMiddleware:
+    """Reads the whole body (at most `max_bytes`) before the app runs, so an oversized
+    one answers 413 whether it declared its length or came chunked: the app never
+    sees a truncated body (FastAPI would turn that into a 400)."""
+
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self._app = app
         self._max = max_bytes
@@ -24,28 +40,39 @@ class BodyLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self._max:
             await _reject(send, self._max)
             return
-        seen = 0
+        messages = await _read_body(receive, self._max)
+        if messages is None:
+            await _reject(send, self._max)
+            return
+        await self._app(scope, _replay(messages, receive), send)
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self._max:
-                raise BodyTooLarge  # chunked bodies without a declared length
-            return message
 
-        started = False
+async def _read_body(receive: Receive, limit: int) -> list[Message] | None:
+    """The request's body messages, or None once they pass `limit` bytes."""
+    messages: list[Message] = []
+    seen = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":  # the client went away: pass that on
+            return messages
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            return None
+        if not message.get("more_body", False):
+            return messages
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
 
-        try:
-            await self._app(scope, counted, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _reject(send, self._max)
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """The buffered messages, then the real channel (which reports a disconnect)."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
 
 
 async def _reject(send: Send, limit: int) -> None:
@@ -58,7 +85,12 @@ async def _reject(send: Send, limit: int) -> None:
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [(b"content-type", b"application/json")],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                # The rest of the body is never read: the connection cannot be reused.
+                (b"connection", b"close"),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -7,6 +7,8 @@ CloudAIError
 ├── InvalidRequest      the input is malformed or out of range
 ├── Unauthorized        missing or bad credentials
 ├── Forbidden           authenticated, but not allowed
+├── TooManyRequests     over a quota or a rate limit; `retry_after_s` when waiting helps
+├── StorageFull         no room left to store what was sent (the master's disk)
 └── Unavailable         a dependency (worker, docker, database) cannot be reached now
 """
 
@@ -40,6 +42,16 @@ class Unauthorized(CloudAIError):
 
 
 class Forbidden(CloudAIError):
+    pass
+
+
+class TooManyRequests(CloudAIError):
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StorageFull(CloudAIError):
     pass
 
 

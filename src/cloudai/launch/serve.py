@@ -69,12 +69,12 @@ async def _pick_executor() -> ExecutorKind:
 
 
 def _local_workers(master: MasterApp, count: int, executor: ExecutorKind) -> list[WorkerSettings]:
-    """Split this machine evenly among the local workers, so the cluster never
-    promises more than the machine has. Their ids name the cluster (unique per data
-    directory), so two clusters' workers are told apart everywhere."""
+    """Split this machine evenly among the local workers (its GPUs all to the first), so
+    the cluster never promises more than the machine has. Their ids name the cluster
+    (unique per data directory), so two clusters' workers are told apart everywhere."""
     data_dir: Path = master.settings.data_dir / "workers"
     machine = detect_capacity(data_dir)
-    return [
+    workers = [
         WorkerSettings(
             master=f"127.0.0.1:{master.grpc_port}",
             token=SecretStr(master.secrets.join_token),
@@ -88,6 +88,9 @@ def _local_workers(master: MasterApp, count: int, executor: ExecutorKind) -> lis
         )
         for index in range(count)
     ]
+    # Each worker hands out device ids on its own: the GPUs go to the first only, or
+    # two workers' tasks would share a device.
+    return workers[:1] + [w.model_copy(update={"gpu": 0}) for w in workers[1:]]
 
 
 def local_worker_id(cluster_id: str, number: int) -> str:

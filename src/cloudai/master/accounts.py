@@ -1,4 +1,4 @@
-"""Accounts: registration, password login (argon2id), and JWT issue/verify (HS256)."""
+"""Accounts: registration, password login (argon2id, throttled), JWT issue/verify (HS256)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from cloudai.domain.errors import Conflict, InvalidRequest, Unauthorized
+from cloudai.domain.errors import Conflict, Forbidden, InvalidRequest, Unauthorized
 from cloudai.domain.users import Role, User
+from cloudai.master.throttle import LoginThrottle
 from cloudai.ports import Clock, Store
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _MIN_PASSWORD = 8
 _ALGORITHM = "HS256"
+_BAD_LOGIN = "invalid email or password"  # the same whether the email is known or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,16 @@ class Session:
 
 
 class AccountService:
-    def __init__(self, store: Store, clock: Clock, *, jwt_secret: str, ttl_s: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        jwt_secret: str,
+        ttl_s: int,
+        throttle: LoginThrottle | None = None,
+        open_registration: bool = True,
+    ) -> None:
         if len(jwt_secret) < 32:
             raise ValueError("the JWT secret must be at least 32 characters")
         self._store = store
@@ -37,6 +48,15 @@ class AccountService:
         self._secret = jwt_secret
         self._ttl_s = ttl_s
         self._hasher = PasswordHasher()
+        self._throttle = throttle if throttle is not None else LoginThrottle(clock)
+        self._open_registration = open_registration
+        self._dummy_hash: str | None = None  # made on the first unknown email
+
+    async def sign_up(self, name: str, email: str, password: str) -> User:
+        """Self-service registration, when the cluster allows it (else an admin adds users)."""
+        if not self._open_registration:
+            raise Forbidden("registration is closed on this cluster: ask an admin for an account")
+        return await self.register(name, email, password)
 
     async def register(self, name: str, email: str, password: str, role: Role = Role.USER) -> User:
         email = email.strip().lower()
@@ -69,11 +89,25 @@ class AccountService:
             return True
         return await self._verify(existing.password_hash, password)
 
-    async def login(self, email: str, password: str) -> Session:
-        user = await self._store.get_user_by_email(email.strip().lower())
-        if user is None or not await self._verify(user.password_hash, password):
-            raise Unauthorized("invalid email or password")
+    async def login(self, email: str, password: str, *, address: str) -> Session:
+        """`address` is the client's network address, which the throttle counts by."""
+        email = email.strip().lower()
+        self._throttle.admit(email, address)  # before any argon2 work: refusals stay cheap
+        user = await self._store.get_user_by_email(email)
+        if user is None:
+            # Verify anyway, so an unknown email takes as long as a wrong password.
+            await self._verify(await self._dummy(), password)
+            raise Unauthorized(_BAD_LOGIN)
+        if not await self._verify(user.password_hash, password):
+            raise Unauthorized(_BAD_LOGIN)
+        self._throttle.succeeded(email, address)
         return Session(self._issue(user), user, self._ttl_s)
+
+    async def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            # Two first callers may both hash; either result serves.
+            self._dummy_hash = await asyncio.to_thread(self._hasher.hash, uuid.uuid4().hex)
+        return self._dummy_hash
 
     async def _verify(self, password_hash: str, password: str) -> bool:
         try:

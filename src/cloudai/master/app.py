@@ -25,6 +25,7 @@ from cloudai.master.agent_service import MasterAgentService
 from cloudai.master.core import CoreOptions, MasterCore, Services, build_core
 from cloudai.master.grpc_service import MasterWorkerService
 from cloudai.master.identity import cluster_identity
+from cloudai.master.throttle import ThrottleLimits
 from cloudai.master.worker_client import GrpcWorkerGateway
 from cloudai.ports import Store, SystemClock
 from cloudai.store.sql import open_store
@@ -66,6 +67,16 @@ def master_secrets(settings: MasterSettings) -> MasterSecrets:
             secret_dir / "admin-password", given(settings.admin_password), 12
         ),
         agent_token=load_or_create_secret(secret_dir / "agent-token", given(settings.agent_token)),
+    )
+
+
+def login_limits(s: MasterSettings) -> ThrottleLimits:
+    return ThrottleLimits(
+        per_pair=s.login_failures_per_pair,
+        per_address=s.login_failures_per_address,
+        per_account=s.login_failures_per_account,
+        window_s=s.login_window_s,
+        max_keys=s.login_tracked_max,
     )
 
 
@@ -128,6 +139,8 @@ class MasterApp:
             scheduler=s.scheduler,
             fair_share_half_life_s=s.fair_share_half_life_s,
             agent_timeout_s=s.agent_timeout_s,
+            login_limits=login_limits(s),
+            open_registration=s.registration == "open",
         )
         core = self.core = build_core(store, SystemClock(), gateway, options)
         await core.registry.load()

@@ -4,23 +4,28 @@ with fakes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloudai.domain.lifecycle import Transition
 from cloudai.domain.task import TaskStatus
 from cloudai.master.accounting import Accounting
 from cloudai.master.accounts import AccountService
+from cloudai.master.admission import Admission, AdmissionRules
 from cloudai.master.agent import AgentLink
 from cloudai.master.applier import PlanApplier
+from cloudai.master.cluster import ClusterService
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.files import FileArea
 from cloudai.master.gateway import WorkerGateway
 from cloudai.master.lifecycle import Lifecycle
 from cloudai.master.logs import LogService
+from cloudai.master.metrics import Metrics
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.snapshot import SnapshotBuilder
 from cloudai.master.tasks import TaskService
+from cloudai.master.telemetry import Telemetry
+from cloudai.master.throttle import LoginThrottle, ThrottleLimits
 from cloudai.master.transitions import TaskWriter
 from cloudai.master.uploads import UploadService
 from cloudai.master.watch import TaskWatch
@@ -37,6 +42,8 @@ class Services:
     files: FileArea
     registry: WorkerRegistry
     dispatcher: Dispatcher
+    cluster: ClusterService
+    metrics: Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,10 @@ class CoreOptions:
     scheduler: str = "round_robin"
     fair_share_half_life_s: float = 3600.0
     agent_timeout_s: float = 5.0
+    admission: AdmissionRules = field(default_factory=AdmissionRules)
+    max_running_per_user: int | None = None
+    login_limits: ThrottleLimits = field(default_factory=ThrottleLimits)
+    open_registration: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +95,14 @@ def build_core(
     applier = PlanApplier(store, clock, registry, writer, gateway, lifecycle)
     agent = AgentLink(clock, timeout_s=options.agent_timeout_s)
     dispatcher = Dispatcher(
-        SnapshotBuilder(store, clock, registry, lifecycle, accounting),
+        SnapshotBuilder(
+            store,
+            clock,
+            registry,
+            lifecycle,
+            accounting,
+            max_running_per_user=options.max_running_per_user,
+        ),
         applier,
         lifecycle,
         scheduler=options.scheduler,
@@ -92,16 +110,40 @@ def build_core(
         agent_active=agent.active,
     )
     writer.observe(lambda _before, t: dispatcher.wake() if _frees_or_queues(t) else None)
-    accounts = AccountService(store, clock, jwt_secret=options.jwt_secret, ttl_s=options.jwt_ttl_s)
+    accounts = AccountService(
+        store,
+        clock,
+        jwt_secret=options.jwt_secret,
+        ttl_s=options.jwt_ttl_s,
+        throttle=LoginThrottle(clock, options.login_limits),
+        open_registration=options.open_registration,
+    )
     area = FileArea(options.data_dir)
-    tasks = TaskService(store, clock, registry, gateway, writer, watch, accounting, dispatcher.wake)
+    admission = Admission(store, options.admission)
+    tasks = TaskService(
+        store, clock, registry, gateway, writer, watch, accounting, admission, dispatcher.wake
+    )  # fmt: skip
     uploads = UploadService(store, area, watch, max_bytes=options.max_upload_bytes)
     logs = LogService(tasks, area, registry, gateway)
-    services = Services(accounts, tasks, logs, area, registry, dispatcher)
+    cluster, metrics = _observers(store, clock, registry, writer, lifecycle, dispatcher, tasks)
+    services = Services(accounts, tasks, logs, area, registry, dispatcher, cluster, metrics)
     return MasterCore(
         store, clock, gateway, registry, lifecycle, dispatcher, applier, accounting, agent,
         accounts, tasks, uploads, watch, services,
     )  # fmt: skip
+
+
+def _observers(
+    store: Store, clock: Clock, registry: WorkerRegistry, writer: TaskWriter,
+    lifecycle: Lifecycle, dispatcher: Dispatcher, tasks: TaskService,
+) -> tuple[ClusterService, Metrics]:  # fmt: skip
+    """The read views and metrics, fed by heartbeats and committed transitions."""
+    telemetry = Telemetry()
+    registry.observe_heartbeats(telemetry.record)
+    metrics = Metrics(store, registry, telemetry)
+    writer.observe(metrics.observe_transition)
+    cluster = ClusterService(store, clock, registry, lifecycle, dispatcher, telemetry, tasks)
+    return cluster, metrics
 
 
 def _frees_or_queues(transition: Transition) -> bool:

@@ -56,6 +56,7 @@ class Dispatcher:
         self._wakeup = asyncio.Event()
         self._cursor = 0
         self._view = QueueView()
+        self._last_pass_at: float | None = None  # the snapshot time of the last finished pass
         self._fallback = make_scheduler(fallback)
         self._name = ""
         self._policy: Scheduler = self._fallback
@@ -94,6 +95,16 @@ class Dispatcher:
     def queue_position(self, task_id: str) -> int | None:
         return self._view.positions.get(task_id)
 
+    @property
+    def last_pass_at(self) -> float | None:
+        """When the last pass that finished began (unix seconds, the snapshot's clock);
+        None before the first. Readiness checks the loop is alive with it."""
+        return self._last_pass_at
+
+    @property
+    def interval_s(self) -> float:
+        return self._interval_s
+
     # --- the loop
 
     def wake(self) -> None:
@@ -119,6 +130,7 @@ class Dispatcher:
         plan = self._policy.plan(snapshot)
         if self._name == AGENT and self._agent_active():
             self._remember(plan, placed=())
+            self._last_pass_at = snapshot.now
             return []
         self._cursor = plan.cursor
         by = self._policy.name if self._name == AGENT else self._name  # agent silent: fallback
@@ -127,6 +139,7 @@ class Dispatcher:
         for refused in (a for a in applied if not a.placed):
             plan.pending[refused.placement.task_id] = f"placement refused: {refused.reason}"
         self._remember(plan, placed=[p.task_id for p in placed])
+        self._last_pass_at = snapshot.now
         return placed
 
     def _remember(self, plan: Plan, placed: tuple[str, ...] | list[str]) -> None:

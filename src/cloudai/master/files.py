@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cloudai.domain.errors import InvalidRequest, NotFound
 
-_MAX_PATH = 1024
+MAX_PATH = 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -30,7 +31,7 @@ def safe_id(value: str) -> str:
 
 def safe_relative_path(raw: str) -> PurePosixPath:
     """A relative POSIX path with no empty, '.', or '..' parts and no NUL."""
-    if not raw or len(raw) > _MAX_PATH or "\x00" in raw or raw.startswith("/"):
+    if not raw or len(raw) > MAX_PATH or "\x00" in raw or raw.startswith("/"):
         raise InvalidRequest(f"invalid file path {raw!r}")
     path = PurePosixPath(raw)
     if any(part in ("", ".", "..") for part in raw.split("/")):
@@ -65,7 +66,9 @@ class FileArea:
 
     def begin(self, final: Path, rel_path: str) -> IncomingFile:
         final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temp = final.with_name(f".{final.name}.part")
+        # Not derived from the final name: a long name plus a suffix would pass the
+        # filesystem's name limit.
+        temp = final.with_name(f".incoming-{uuid.uuid4().hex[:16]}")
         temp.write_bytes(b"")
         return IncomingFile(rel_path, final, temp, hashlib.sha256())
 
@@ -85,12 +88,21 @@ class FileArea:
         os.replace(incoming.temp, incoming.final)
         return digest
 
+    def note_in_log(self, task_id: str, epoch: int, lines: list[str]) -> None:
+        """Append `[cloudai] …` lines to a stored log (what could not be stored)."""
+        path = self.log_path(task_id, epoch)
+        if path.exists():
+            with path.open("a", encoding="utf-8") as log:
+                log.writelines(f"[cloudai] {line}\n" for line in lines)
+
     def read_log(self, task_id: str, epoch: int, offset: int, limit: int) -> tuple[bytes, int]:
         """Bytes of the stored log from `offset` (at most `limit`) and the log's size."""
         path = self.log_path(task_id, epoch)
         try:
             with path.open("rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
+                if offset >= size:  # a seek far past the end fails on some filesystems
+                    return b"", size
                 handle.seek(max(offset, 0))
                 return handle.read(limit), size
         except FileNotFoundError as exc:

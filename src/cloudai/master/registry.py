@@ -7,7 +7,9 @@ the only writer of worker rows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from cloudai.domain.errors import NotFound
 from cloudai.domain.resources import Resources
@@ -15,6 +17,8 @@ from cloudai.domain.workers import Eligibility, Usage, Worker, WorkerStatus
 from cloudai.ports import Clock, Store
 
 logger = logging.getLogger(__name__)
+
+HeartbeatObserver = Callable[[str, datetime, Usage], None]
 
 
 class WorkerRegistry:
@@ -26,6 +30,7 @@ class WorkerRegistry:
         self._suspect_after_s = suspect_after_s
         self._lost_after_s = lost_after_s
         self._workers: dict[str, Worker] = {}
+        self._heartbeat_observers: list[HeartbeatObserver] = []
 
     async def load(self) -> None:
         """Rebuild the cache from the store. No worker is trusted as active until it
@@ -66,7 +71,13 @@ class WorkerRegistry:
             logger.info("worker back", extra={"worker_id": worker_id})
         worker.status = WorkerStatus.ACTIVE
         await self._store.upsert_worker(worker)
+        for observer in self._heartbeat_observers:
+            observer(worker_id, worker.last_heartbeat, usage)
         return replace(worker)
+
+    def observe_heartbeats(self, observer: HeartbeatObserver) -> None:
+        """Call `observer(worker_id, at, usage)` after every accepted heartbeat."""
+        self._heartbeat_observers.append(observer)
 
     async def check_liveness(self) -> list[str]:
         """Mark late workers suspect, silent ones lost. Returns the newly lost ids."""

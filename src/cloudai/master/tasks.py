@@ -23,6 +23,7 @@ from cloudai.domain.task import (
 from cloudai.domain.users import Role, User
 from cloudai.domain.workers import WorkerStatus
 from cloudai.master.accounting import Accounting
+from cloudai.master.admission import Admission
 from cloudai.master.gateway import WorkerGateway
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.transitions import TaskWriter
@@ -80,9 +81,11 @@ class TaskService:
         writer: TaskWriter,
         watch: TaskWatch,
         accounting: Accounting,
+        admission: Admission,
         wake_scheduler: Callable[[], None],
     ) -> None:
         self._accounting = accounting
+        self._admission = admission
         self._writer = writer
         self._watch = watch
         self._store = store
@@ -97,6 +100,7 @@ class TaskService:
         workers may join)."""
         if spec.priority > 0 and user.role is not Role.ADMIN:
             raise Forbidden("only admins may raise a priority above 0 (lower it with a negative)")
+        await self._admission.check(user, spec.docker_image)
         task_type, inferred = sla.infer_task_type(spec.task_type or spec.tag, spec.request)
         task = rules.admit(
             spec,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from cloudai.domain.errors import Forbidden, InvalidRequest, NotFound
+from cloudai.domain.errors import Forbidden, InvalidRequest, NotFound, StorageFull
 from cloudai.domain.task import OutputFile, Task
-from cloudai.master.files import FileArea, IncomingFile
+from cloudai.master.files import MAX_PATH, FileArea, IncomingFile
 from cloudai.master.watch import TaskWatch
 from cloudai.ports import Store
 
@@ -39,37 +41,27 @@ class UploadService:
 
     async def receive(self, worker_id: str, chunks: AsyncIterator[UploadChunk]) -> int:
         """Store every file of the stream; returns the number of output files kept.
-        Re-uploading the same attempt replaces its files (idempotent)."""
-        task: Task | None = None
-        current: IncomingFile | None = None
-        outputs: dict[str, OutputFile] = {}
-        total = 0
+        Re-uploading the same attempt replaces its files (idempotent). A file that
+        cannot be stored (a name the filesystem refuses, a bad checksum) is skipped and
+        named at the end of the stored log; the others are kept. StorageFull when the
+        disk is full; InvalidRequest (the whole stream) for a hostile path or a stream
+        over the size cap."""
+        upload = _Upload(self._area, self._max_bytes)
         try:
             async for chunk in chunks:
-                if task is None:
-                    task = await self._authorise(worker_id, chunk)
-                elif (chunk.task_id, chunk.epoch) != (task.task_id, task.epoch):
-                    raise InvalidRequest("one upload stream carries one attempt")
-                total += len(chunk.data)
-                if total > self._max_bytes:
-                    raise InvalidRequest(f"upload exceeds {self._max_bytes} bytes")
-                if current is None or current.rel_path != chunk.path:
-                    current = await asyncio.to_thread(self._begin, task, chunk)
-                await asyncio.to_thread(self._area.append, current, chunk.data)
-                if chunk.last_chunk:
-                    digest = await asyncio.to_thread(self._area.commit, current, chunk.sha256)
-                    if chunk.kind != KIND_LOG:
-                        outputs[chunk.path] = OutputFile(chunk.path, current.size, digest)
-                    current = None
+                await upload.take(chunk, lambda c: self._authorise(worker_id, c))
         finally:
-            if current is not None:  # a refused or broken stream leaves no partial file
-                await asyncio.to_thread(current.temp.unlink, True)
+            await upload.discard_partial()
+        task = upload.task
         if task is None:
             return 0
-        await self._store.replace_files(task.task_id, sorted(outputs.values(), key=_by_path))
+        if upload.skipped:
+            notes = [f"not stored on the master: {entry}" for entry in upload.skipped]
+            await asyncio.to_thread(self._area.note_in_log, task.task_id, task.epoch, notes)
+        await self._store.replace_files(task.task_id, sorted(upload.outputs.values(), key=_by_path))
         await self._watch.bump()  # waiters may be waiting for a task's files
-        logger.info("files received", extra={"task_id": task.task_id, "count": len(outputs)})
-        return len(outputs)
+        logger.info("files received", extra={"task_id": task.task_id, "count": len(upload.outputs)})
+        return len(upload.outputs)
 
     async def _authorise(self, worker_id: str, chunk: UploadChunk) -> Task:
         task = await self._store.get_task(chunk.task_id)
@@ -81,12 +73,83 @@ class UploadService:
             raise Forbidden(f"{worker_id} does not hold {chunk.task_id} epoch {chunk.epoch}")
         return task
 
-    def _begin(self, task: Task, chunk: UploadChunk) -> IncomingFile:
-        if chunk.kind == KIND_LOG:
-            return self._area.begin(self._area.log_path(task.task_id, task.epoch), chunk.path)
-        final = self._area.output_path(task.user_id, task.task_id, chunk.path)
-        return self._area.begin(final, chunk.path)
-
 
 def _by_path(f: OutputFile) -> str:
     return f.path
+
+
+class _Upload:
+    """One stream's state: the attempt it delivers, the file being written, what was
+    kept and what was skipped."""
+
+    def __init__(self, area: FileArea, max_bytes: int) -> None:
+        self._area = area
+        self._max_bytes = max_bytes
+        self.task: Task | None = None
+        self.outputs: dict[str, OutputFile] = {}
+        self.skipped: list[str] = []
+        self._current: IncomingFile | None = None
+        self._skipping: str | None = None  # the path whose remaining chunks are dropped
+        self._total = 0
+
+    async def take(
+        self, chunk: UploadChunk, authorise: Callable[[UploadChunk], Awaitable[Task]]
+    ) -> None:
+        if self.task is None:
+            self.task = await authorise(chunk)
+        elif (chunk.task_id, chunk.epoch) != (self.task.task_id, self.task.epoch):
+            raise InvalidRequest("one upload stream carries one attempt")
+        self._total += len(chunk.data)
+        if self._total > self._max_bytes:
+            raise InvalidRequest(f"upload exceeds {self._max_bytes} bytes")
+        if chunk.path == self._skipping:
+            self._skipping = None if chunk.last_chunk else chunk.path
+            return
+        try:
+            await asyncio.to_thread(self._write, self.task, chunk)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(f"no space left for {chunk.path!r}") from exc
+            await self._skip(chunk, exc.strerror or str(exc))
+        except _Unstorable as exc:
+            await self._skip(chunk, str(exc))
+
+    def _write(self, task: Task, chunk: UploadChunk) -> None:
+        current = self._current
+        if current is None or current.rel_path != chunk.path:
+            current = self._current = self._area.begin(
+                _final_path(self._area, task, chunk), chunk.path
+            )
+        self._area.append(current, chunk.data)
+        if chunk.last_chunk:
+            self._current = None
+            try:
+                digest = self._area.commit(current, chunk.sha256)
+            except InvalidRequest as exc:  # a checksum mismatch: this file only
+                raise _Unstorable(str(exc)) from exc
+            if chunk.kind != KIND_LOG:
+                self.outputs[chunk.path] = OutputFile(chunk.path, current.size, digest)
+
+    async def _skip(self, chunk: UploadChunk, why: str) -> None:
+        self.skipped.append(f"{chunk.path}: {why}")
+        logger.warning("file not stored: %s", why, extra={"task_id": chunk.task_id})
+        await self.discard_partial()
+        self._skipping = None if chunk.last_chunk else chunk.path
+
+    async def discard_partial(self) -> None:
+        """A skipped, refused or broken file leaves no partial file behind."""
+        if self._current is not None:
+            await asyncio.to_thread(self._current.temp.unlink, True)
+            self._current = None
+
+
+class _Unstorable(Exception):
+    """This file cannot be stored; the stream goes on."""
+
+
+def _final_path(area: FileArea, task: Task, chunk: UploadChunk) -> Path:
+    if chunk.kind == KIND_LOG:
+        return area.log_path(task.task_id, task.epoch)
+    if len(chunk.path) > MAX_PATH:
+        raise _Unstorable(f"path longer than {MAX_PATH} characters")
+    return area.output_path(task.user_id, task.task_id, chunk.path)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from cloudai._proto import cluster_pb2 as pb
+from cloudai.domain.attempts import Assignment, FilePiece, FinishedAttempt, HeldAttempt
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import AttemptReport, Failure, Task, TaskStatus
@@ -122,3 +124,115 @@ def _failure(wire: str) -> Failure | None:
         return Failure(wire) if wire else None
     except ValueError:  # a newer peer's kind: let the master classify it
         return None
+
+
+# --- the worker's side: assignments in; heartbeats, progress, results, files out
+
+
+def assignment_from_proto(message: pb.Task) -> Assignment:
+    request = Resources(
+        message.req_cpu, message.req_memory, message.req_storage, task_gpus_from_proto(message)
+    )
+    return Assignment(
+        task_id=message.task_id,
+        epoch=message.epoch,
+        image=message.docker_image,
+        command=command_from_proto(message),
+        request=request,
+        user_id=message.user_id,
+        task_name=message.task_name,
+        submitted_at=message.submitted_at,
+        env=dict(message.env),
+        timeout_s=message.timeout_seconds or None,
+    )
+
+
+def held_to_proto(held: HeldAttempt) -> pb.RunningTask:
+    return pb.RunningTask(
+        task_id=held.task_id,
+        epoch=held.epoch,
+        status=RUNNING if held.started else STARTING,
+        cpu_allocated=held.request.cpu,
+        memory_allocated=held.request.memory_gb,
+        gpu_allocated=gpus_to_wire(held.request.gpu),
+    )
+
+
+def worker_info_to_proto(
+    worker_id: str, address: str, capacity: Resources, held: Iterable[HeldAttempt]
+) -> pb.WorkerInfo:
+    return pb.WorkerInfo(
+        worker_id=worker_id,
+        worker_ip=address,
+        total_cpu=capacity.cpu,
+        total_memory=capacity.memory_gb,
+        total_storage=capacity.storage_gb,
+        total_gpu=gpus_to_wire(capacity.gpu),
+        running_tasks=[held_to_proto(h) for h in held],
+    )
+
+
+def heartbeat_to_proto(worker_id: str, usage: Usage, held: Iterable[HeldAttempt]) -> pb.Heartbeat:
+    return pb.Heartbeat(
+        worker_id=worker_id,
+        cpu_usage=usage.cpu,
+        memory_usage=usage.memory,
+        storage_usage=usage.storage,
+        gpu_usage=usage.gpu,
+        running_tasks=[held_to_proto(h) for h in held],
+    )
+
+
+def cancels_from_ack(ack: pb.HeartbeatAck) -> list[tuple[str, int]]:
+    return [(item.task_id, item.epoch) for item in ack.cancel]
+
+
+def progress_to_proto(task_id: str, epoch: int, phase: str, at_ms: int) -> pb.TaskProgress:
+    return pb.TaskProgress(task_id=task_id, epoch=epoch, phase=phase, at_ms=at_ms)
+
+
+def finished_to_proto(finished: FinishedAttempt) -> pb.TaskResult:
+    report = finished.report
+    return pb.TaskResult(
+        task_id=report.task_id,
+        worker_id=report.worker_id,
+        status=outcome_to_wire(report.outcome),
+        logs=finished.log_tail,
+        output_files=list(finished.output_files),
+        epoch=report.epoch,
+        exit_code=report.exit_code or 0,
+        has_exit_code=report.exit_code is not None,
+        reason=report.reason,
+        oom_killed=report.oom_killed,
+        started_at_ms=finished.started_at_ms,
+        finished_at_ms=finished.finished_at_ms,
+        log_size=report.log_size,
+        failure=report.failure.value if report.failure else "",
+    )
+
+
+def piece_to_proto(piece: FilePiece) -> pb.FileChunk:
+    return pb.FileChunk(
+        task_id=piece.task_id,
+        user_id=piece.user_id,
+        task_name=piece.task_name,
+        file_path=piece.path,
+        data=piece.data,
+        is_last_chunk=piece.last_chunk,
+        is_last_file=piece.last_file,
+        timestamp=piece.submitted_at,
+        epoch=piece.epoch,
+        sha256=piece.sha256,
+        kind=piece.kind,
+    )
+
+
+def log_piece_to_proto(task_id: str, offset: int, data: bytes) -> pb.LogChunk:
+    content = data.decode("utf-8", errors="replace")
+    return pb.LogChunk(task_id=task_id, content=content, data=data, offset=offset)
+
+
+def log_end_to_proto(task_id: str, offset: int, state: str, exit_code: int) -> pb.LogChunk:
+    return pb.LogChunk(
+        task_id=task_id, is_complete=True, status=state, offset=offset, exit_code=exit_code
+    )

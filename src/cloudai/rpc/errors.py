@@ -13,6 +13,8 @@ from cloudai.domain.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
+    StorageFull,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
 )
@@ -23,12 +25,19 @@ _TO_CODE: list[tuple[type[CloudAIError], grpc.StatusCode]] = [
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (Unauthorized, grpc.StatusCode.UNAUTHENTICATED),
     (Forbidden, grpc.StatusCode.PERMISSION_DENIED),
+    (TooManyRequests, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 
 _FROM_CODE: dict[grpc.StatusCode, type[CloudAIError]] = {code: err for err, code in _TO_CODE}
-_FROM_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = Unavailable
+# The only RESOURCE_EXHAUSTED a peer sends us is the master's full disk (uploads).
+_FROM_CODE[grpc.StatusCode.RESOURCE_EXHAUSTED] = StorageFull
 _FROM_CODE[grpc.StatusCode.ALREADY_EXISTS] = Conflict
+# Only these mean "the peer cannot be reached now" (retry); any other code, INTERNAL
+# and UNKNOWN included, is a failure of the call itself (bounded retries at most).
+for _code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+    _FROM_CODE[_code] = Unavailable
 
 T = TypeVar("T")
 
@@ -46,7 +55,7 @@ async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: CloudAI
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> CloudAIError:
-    kind = _FROM_CODE.get(error.code(), Unavailable)
+    kind = _FROM_CODE.get(error.code(), CloudAIError)
     return kind(error.details() or error.code().name)
 
 

@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from cloudai.domain.errors import InvalidRequest, Unavailable
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _SQLITE_BUSY_TIMEOUT_MS = 5000
+# A host that drops packets must not hold the start-up for minutes.
+_POSTGRES_CONNECT_TIMEOUT_S = 5
+
+# The async drivers the store runs on, and what a URL without a driver means.
+_DEFAULT_DRIVER = {"sqlite": "aiosqlite", "postgresql": "psycopg"}
+_SUPPORTED = {"sqlite+aiosqlite", "postgresql+psycopg", "postgresql+psycopg_async"}
+_BACKEND_ALIASES = {"postgres": "postgresql"}  # what Heroku and libpq tools write
+_EXPECTED = "use sqlite+aiosqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
+_PASSWORD_IN_RAW_URL = re.compile(r"^([^:/]*://[^:@/]*):.*@")
+
+
+def normalize_url(url: str) -> URL:
+    """`url` parsed, its driver made explicit (``postgres://`` and ``postgresql://``
+    become ``postgresql+psycopg://``, ``sqlite://`` becomes ``sqlite+aiosqlite://``).
+
+    Raises InvalidRequest for a URL that does not parse or names another database."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        shown = _PASSWORD_IN_RAW_URL.sub(r"\1:***@", url)
+        raise InvalidRequest(f"malformed database URL '{shown}': {_EXPECTED}") from exc
+    backend, _, driver = parsed.drivername.lower().partition("+")
+    backend = _BACKEND_ALIASES.get(backend, backend)
+    drivername = f"{backend}+{driver or _DEFAULT_DRIVER.get(backend, '')}"
+    if drivername not in _SUPPORTED:
+        raise InvalidRequest(f"unsupported database URL '{shown_url(parsed)}': {_EXPECTED}")
+    return parsed.set(drivername=drivername)
+
+
+def shown_url(url: URL) -> str:
+    """The URL for messages and logs: the password never appears."""
+    return url.render_as_string(hide_password=True)
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
@@ -28,11 +64,15 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """An AsyncEngine for `url`; on SQLite also the db directory and per-connection pragmas."""
-    parsed = make_url(url)
+    """An AsyncEngine for `url` (see `normalize_url`); on SQLite also the db directory
+    and per-connection pragmas."""
+    parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:  # one in the URL itself wins over ours
+            connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT_S
         # pre_ping: a long-lived master must survive a database restart.
-        return create_async_engine(parsed, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(parsed)
@@ -62,5 +102,19 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
     Alembic is synchronous: `run_sync` hands it the engine's connection, so the event
     loop is not blocked on database I/O and no second engine is needed.
     """
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade_head)
+    conn = await connect(engine)
+    try:
+        async with conn.begin():
+            await conn.run_sync(_upgrade_head)
+    finally:
+        await conn.close()
+
+
+async def connect(engine: AsyncEngine) -> AsyncConnection:
+    """A connection; a database that cannot be reached or refuses us (wrong host,
+    password or database name) raises Unavailable naming it, password hidden."""
+    try:
+        return await engine.connect()
+    except DBAPIError as exc:
+        reason = " ".join(str(exc.orig).split())  # drivers' messages span lines
+        raise Unavailable(f"cannot open the database {shown_url(engine.url)}: {reason}") from exc

@@ -122,6 +122,15 @@ class InMemoryStore:
     async def get_task(self, task_id: str) -> Task | None:
         return _copy_opt(self._tasks.get(task_id))
 
+    async def count_tasks(
+        self, *, user_id: str | None = None, statuses: Collection[TaskStatus] | None = None
+    ) -> int:
+        wanted = None if statuses is None else set(statuses)
+        return sum(
+            (user_id is None or t.user_id == user_id) and (wanted is None or t.status in wanted)
+            for t in self._tasks.values()
+        )
+
     async def list_tasks(
         self,
         *,

@@ -177,6 +177,17 @@ class SqlStore:
         row = await self._one(select(TaskRow).where(TaskRow.task_id == task_id))
         return None if row is None else rows.task_of(row)
 
+    async def count_tasks(
+        self, *, user_id: str | None = None, statuses: Collection[TaskStatus] | None = None
+    ) -> int:
+        stmt = select(func.count()).select_from(TaskRow)
+        if user_id is not None:
+            stmt = stmt.where(TaskRow.user_id == user_id)
+        if statuses is not None:
+            stmt = stmt.where(TaskRow.status.in_([s.value for s in statuses]))
+        count: int = await self._one(stmt)
+        return count
+
     async def list_tasks(
         self,
         *,

@@ -10,19 +10,18 @@ from pathlib import Path
 
 import grpc
 
-from cloudai._proto import cluster_pb2 as pb
 from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.config import WorkerSettings
 from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized, Unavailable
 from cloudai.domain.resources import Resources
-from cloudai.rpc import convert
 from cloudai.worker.executors import build_executor
 from cloudai.worker.executors.base import Executor, ExecutorError
+from cloudai.worker.gpus import GpuAllocator, GpuDevice, GpuProbe, build_probe, offered_indexes
 from cloudai.worker.grpc_service import WorkerService
 from cloudai.worker.identity import WorkerIdentity, load_identity
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.network import primary_address
-from cloudai.worker.runner import Runner
+from cloudai.worker.runner import Runner, SpoolLimits
 from cloudai.worker.telemetry import UsageSampler, detect_capacity
 
 logger = logging.getLogger(__name__)
@@ -31,7 +30,12 @@ _BACKOFF_MAX_S = 5.0
 
 
 class WorkerApp:
-    def __init__(self, settings: WorkerSettings, executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        executor: Executor | None = None,
+        gpu_probe: GpuProbe | None = None,
+    ) -> None:
         self.settings = settings
         self.worker_id = ""
         self.identity = WorkerIdentity("", "")  # loaded from the data directory at start
@@ -39,6 +43,7 @@ class WorkerApp:
         self.registered = asyncio.Event()
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._executor = executor
+        self._gpu_probe = gpu_probe or build_probe(settings.fake_gpus)
         self._server: grpc.aio.Server | None = None
         self._link: MasterLink | None = None
         self._runner: Runner | None = None
@@ -64,12 +69,18 @@ class WorkerApp:
         if reaped:
             logger.warning("removed %d leftover containers", reaped)
         link = self._link = MasterLink(s.master, self.worker_id, s.token.get_secret_value())
-        runner = self._runner = Runner(self.worker_id, executor, link, data_dir)
+        devices = await asyncio.to_thread(self._gpu_probe.devices)
+        gpus = GpuAllocator(offered_indexes(devices, s.gpu))
+        limits = SpoolLimits(s.spool_max_age_s, s.spool_max_bytes, s.stop_report_s)
+        runner = self._runner = Runner(self.worker_id, executor, link, data_dir, gpus, limits)
+        resent = await runner.recover()
+        if resent:
+            logger.info("%d results of a previous run will be sent again", resent)
         service = WorkerService(runner, lambda: link.credential, s.stop_grace_s)
         pb_grpc.add_MasterWorkerServicer_to_server(service, server)
         await server.start()
-        capacity = await asyncio.to_thread(self._capacity, data_dir)
-        sampler = await asyncio.to_thread(UsageSampler, data_dir)
+        capacity = await asyncio.to_thread(self._capacity, data_dir, devices)
+        sampler = await asyncio.to_thread(UsageSampler, data_dir, self._gpu_probe)
         self._loop_task = asyncio.create_task(self._run(capacity, sampler), name="worker-loop")
         logger.info("worker %s listening on %s:%d", self.worker_id, s.host, self.port)
 
@@ -86,9 +97,10 @@ class WorkerApp:
             host = f"[{host}]"  # an IPv6 address in HOST:PORT form
         return f"{host}:{self.port}"
 
-    def _capacity(self, data_dir: Path) -> Resources:
+    def _capacity(self, data_dir: Path, devices: list[GpuDevice]) -> Resources:
         s = self.settings
-        seen = detect_capacity(data_dir)
+        seen = detect_capacity(data_dir, devices)
+        _log_gpus(devices, s.gpu)
         return Resources(
             s.cpu if s.cpu is not None else seen.cpu,
             s.memory_gb if s.memory_gb is not None else seen.memory_gb,
@@ -109,25 +121,20 @@ class WorkerApp:
 
     async def _register(self, capacity: Resources) -> None:
         assert self._link is not None and self._runner is not None
-        info = pb.WorkerInfo(
-            worker_id=self.worker_id,
-            worker_ip=self.advertised_address(),
-            total_cpu=capacity.cpu,
-            total_memory=capacity.memory_gb,
-            total_storage=capacity.storage_gb,
-            total_gpu=convert.gpus_to_wire(capacity.gpu),
-            running_tasks=self._runner.running_tasks(),
-        )
         delay = 0.2
         while True:
             try:
-                cluster_id = await self._link.register(info)
+                cluster_id = await self._link.register(
+                    self.advertised_address(), capacity, self._runner.held()
+                )
                 await asyncio.to_thread(self.identity.joined, cluster_id)
                 self.registered.set()
                 logger.info("registered with master %s", self.settings.master)
                 return
-            except Unavailable as exc:
-                logger.warning("master unreachable (%s); retrying", exc)
+            except Unauthorized:
+                raise
+            except CloudAIError as exc:  # unreachable, or failing: both worth another try
+                logger.warning("cannot register with the master (%s); retrying", exc)
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, _BACKOFF_MAX_S)
 
@@ -136,7 +143,7 @@ class WorkerApp:
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
             try:
-                ack = await self._beat(sampler)
+                cancels = await self._beat(sampler)
             except (NotFound, Unauthorized):
                 self.registered.clear()
                 return  # the master lost or never had our registration: join again
@@ -146,23 +153,13 @@ class WorkerApp:
             except Exception:  # keep beating: silence would get this worker declared lost
                 logger.exception("heartbeat failed unexpectedly")
                 continue
-            for item in ack.cancel:
-                self._runner.cancel(item.task_id, item.epoch, self.settings.stop_grace_s)
+            for task_id, epoch in cancels:
+                self._runner.cancel(task_id, epoch, self.settings.stop_grace_s)
 
-    async def _beat(self, sampler: UsageSampler) -> pb.HeartbeatAck:
+    async def _beat(self, sampler: UsageSampler) -> list[tuple[str, int]]:
         assert self._link is not None and self._runner is not None
         usage = await asyncio.to_thread(sampler.sample)
-        running = self._runner.running_tasks()
-        return await self._link.heartbeat(
-            pb.Heartbeat(
-                worker_id=self.worker_id,
-                cpu_usage=usage.cpu,
-                memory_usage=usage.memory,
-                storage_usage=usage.storage,
-                gpu_usage=usage.gpu,
-                running_tasks=running,
-            )
-        )
+        return await self._link.heartbeat(usage, self._runner.held())
 
     async def stop(self) -> None:
         """Intake first, then running attempts (containers included), then links."""
@@ -178,3 +175,10 @@ class WorkerApp:
         if self._link is not None:
             await self._link.close()
         logger.info("worker %s stopped", self.worker_id)
+
+
+def _log_gpus(devices: list[GpuDevice], setting: int | None) -> None:
+    for d in devices:
+        logger.info("GPU %d: %s, %.1f GiB (%s)", d.index, d.name, d.memory_gb, d.uuid)
+    if setting is not None and setting != len(devices):
+        logger.info("offering %d GPUs as configured; %d found", setting, len(devices))

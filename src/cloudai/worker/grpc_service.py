@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized
+from cloudai.rpc import convert
 from cloudai.rpc.credentials import CREDENTIAL_HEADER, same_secret
 from cloudai.rpc.errors import abort_with
 from cloudai.rpc.servicers import Context, WorkerSide, metadata
@@ -33,7 +34,7 @@ class WorkerService(WorkerSide):
     async def AssignTask(self, request: pb.Task, context: Context) -> pb.TaskAck:
         try:
             self._check(context)
-            self._runner.accept(request)
+            self._runner.accept(convert.assignment_from_proto(request))
         except CloudAIError as exc:
             await abort_with(context, exc)
         return pb.TaskAck(success=True, message="accepted")
@@ -76,8 +77,7 @@ async def _log_chunks(run: AttemptRun, offset: int, follow: bool) -> AsyncIterat
         except FileNotFoundError:  # delivered and cleaned up meanwhile: the master has it
             data, finished = b"", True
         if data:
-            content = data.decode("utf-8", errors="replace")
-            yield pb.LogChunk(task_id=task_id, content=content, data=data, offset=offset)
+            yield convert.log_piece_to_proto(task_id, offset, data)
             offset += len(data)
             continue
         if finished:
@@ -95,7 +95,4 @@ def _final_chunk(run: AttemptRun, offset: int) -> pb.LogChunk:
     else:
         state = "completed" if status.succeeded else "failed"
     exit_code = status.exit_code if status and status.exit_code is not None else -1
-    return pb.LogChunk(
-        task_id=run.spec.task_id, is_complete=True, status=state, offset=offset,
-        exit_code=exit_code,
-    )  # fmt: skip
+    return convert.log_end_to_proto(run.spec.task_id, offset, state, exit_code)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import grpc
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai._proto import cluster_pb2_grpc as pb_grpc
+from cloudai.domain.attempts import FilePiece, FinishedAttempt, HeldAttempt
 from cloudai.domain.errors import Unauthorized
+from cloudai.domain.resources import Resources
+from cloudai.domain.workers import Usage
+from cloudai.rpc import convert
 from cloudai.rpc.credentials import CREDENTIAL_HEADER, JOIN_TOKEN_HEADER, WORKER_ID_HEADER
 from cloudai.rpc.errors import call
 
@@ -28,8 +32,9 @@ class MasterLink:
             raise Unauthorized("not registered with the master yet")
         return ((WORKER_ID_HEADER, self._worker_id), (CREDENTIAL_HEADER, self.credential))
 
-    async def register(self, info: pb.WorkerInfo) -> str:
+    async def register(self, address: str, capacity: Resources, held: Iterable[HeldAttempt]) -> str:
         """Join; returns the cluster's id (empty from a master that sends none)."""
+        info = convert.worker_info_to_proto(self._worker_id, address, capacity, held)
         ack = await call(
             self._stub.RegisterWorker(
                 info, metadata=((JOIN_TOKEN_HEADER, self._join_token),), timeout=_TIMEOUT_S
@@ -39,29 +44,29 @@ class MasterLink:
         cluster_id: str = ack.cluster_id
         return cluster_id
 
-    async def heartbeat(self, beat: pb.Heartbeat) -> pb.HeartbeatAck:
+    async def heartbeat(self, usage: Usage, held: Iterable[HeldAttempt]) -> list[tuple[str, int]]:
+        """Beat; returns the attempts the master wants stopped."""
+        beat = convert.heartbeat_to_proto(self._worker_id, usage, held)
         ack: pb.HeartbeatAck = await call(
             self._stub.SendHeartbeat(beat, metadata=self._metadata(), timeout=_TIMEOUT_S)
         )
-        return ack
+        return convert.cancels_from_ack(ack)
 
-    async def upload(self, chunks: AsyncIterator[pb.FileChunk]) -> pb.FileUploadAck:
-        ack: pb.FileUploadAck = await call(
-            self._stub.UploadTaskFiles(chunks, metadata=self._metadata(), timeout=600.0)
-        )
-        return ack
+    async def upload(self, pieces: AsyncIterator[FilePiece]) -> None:
+        chunks = (convert.piece_to_proto(piece) async for piece in pieces)
+        await call(self._stub.UploadTaskFiles(chunks, metadata=self._metadata(), timeout=600.0))
 
-    async def report(self, result: pb.TaskResult) -> pb.Ack:
-        ack: pb.Ack = await call(
+    async def report(self, finished: FinishedAttempt) -> None:
+        result = convert.finished_to_proto(finished)
+        await call(
             self._stub.ReportTaskCompletion(result, metadata=self._metadata(), timeout=_TIMEOUT_S)
         )
-        return ack
 
-    async def progress(self, progress: pb.TaskProgress) -> pb.Ack:
-        ack: pb.Ack = await call(
-            self._stub.ReportTaskProgress(progress, metadata=self._metadata(), timeout=_TIMEOUT_S)
+    async def progress(self, task_id: str, epoch: int, phase: str, at_ms: int) -> None:
+        message = convert.progress_to_proto(task_id, epoch, phase, at_ms)
+        await call(
+            self._stub.ReportTaskProgress(message, metadata=self._metadata(), timeout=_TIMEOUT_S)
         )
-        return ack
 
     async def close(self) -> None:
         await self._channel.close()

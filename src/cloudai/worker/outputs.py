@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CHUNK_SIZE = 1024 * 1024
+MAX_PATH = 1024  # the longest relative path the master stores
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -34,6 +35,7 @@ class CollectedFile:
 class CollectedOutputs:
     files: list[CollectedFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "<rel_path>: <reason>"
+    escaped: list[str] = field(default_factory=list)  # names not UTF-8, as kept
 
     @property
     def total_bytes(self) -> int:
@@ -58,6 +60,8 @@ def collect_outputs(
     total = 0
     for rel, entry in _walk(root, result.skipped):
         try:
+            if len(rel) > MAX_PATH:
+                raise _Skip(f"path longer than {MAX_PATH} characters")
             if len(result.files) >= max_files:
                 raise _Skip(f"over cap (max_files={max_files})")
             item = _collect_one(rel, entry, max_total_bytes - total)
@@ -66,6 +70,8 @@ def collect_outputs(
             continue
         total += item.size
         result.files.append(item)
+        if item.rel_path != rel:
+            result.escaped.append(item.rel_path)
     return result
 
 
@@ -80,7 +86,17 @@ def _collect_one(rel: str, entry: os.DirEntry[str], budget: int) -> CollectedFil
         raise _Skip(f"unreadable ({exc.strerror or exc})") from exc
     if size > budget:  # ...and after, in case it grew since the scan.
         raise over_cap
-    return CollectedFile(rel, Path(entry.path), size, digest)
+    return CollectedFile(_utf8_name(rel), Path(entry.path), size, digest)
+
+
+def _utf8_name(rel: str) -> str:
+    """A name that is not UTF-8 (undecodable bytes arrive as surrogates) is kept under
+    an escaped one (`\\xff`): the wire and the master's store carry UTF-8 only."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(rel).decode("utf-8", errors="backslashreplace")
+    return rel
 
 
 def _walk(root: Path, skipped: list[str]) -> Iterator[tuple[str, os.DirEntry[str]]]:
@@ -135,5 +151,7 @@ def read_at(path: Path, offset: int, size: int) -> bytes:
     """Up to `size` bytes of `path` from `offset` (blocking: call it in a thread). The
     file is open only for this read, so a stream abandoned between reads leaks nothing."""
     with path.open("rb") as handle:
+        if offset >= os.fstat(handle.fileno()).st_size:  # a far seek fails on some filesystems
+            return b""
         handle.seek(offset)
         return handle.read(size)

@@ -1,8 +1,10 @@
 """The runner owns this worker's attempts: accept, execute, ship, report, forget.
 
-An attempt stays listed (and so in every heartbeat) until the master has
-acknowledged its completion report; deliveries are retried with backoff, and the
-master treats repeats as no-ops.
+An attempt stays listed (and so in every heartbeat) until the master has its result;
+its record stays on disk until then too (`spool.py`), so a restarted worker still
+delivers it. Deliveries have bounded, explicit outcomes (`delivery.py`); the master
+treats repeats as no-ops. A stop by the worker's own shutdown is an interruption (the
+master requeues the task without spending a retry), never a cancellation.
 """
 
 from __future__ import annotations
@@ -11,61 +13,80 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudai._proto import cluster_pb2 as pb
-from cloudai.domain.errors import CloudAIError, Conflict, InvalidRequest, Unavailable
-from cloudai.domain.task import Failure, TaskStatus
-from cloudai.rpc import convert
+from cloudai.domain.attempts import Assignment, FinishedAttempt, HeldAttempt
+from cloudai.domain.errors import CloudAIError, Conflict, Unavailable
+from cloudai.domain.task import AttemptReport, Failure, TaskStatus
+from cloudai.worker import spool
+from cloudai.worker.delivery import LOG_FILE_NAME, Delivery
 from cloudai.worker.executors.base import ExecutionSpec, Executor, ExitStatus
+from cloudai.worker.gpus import GpuAllocator
 from cloudai.worker.master_link import MasterLink
-from cloudai.worker.outputs import CHUNK_SIZE, CollectedOutputs, collect_outputs, read_at
+from cloudai.worker.outputs import CollectedOutputs, collect_outputs
 
 logger = logging.getLogger(__name__)
 
-LOG_FILE_NAME = "task.log"
 _LOG_TAIL = 64 * 1024
 _RETRY_MAX_S = 5.0
 _START_REPORT_TRIES = 5  # then the next heartbeat, which says "running", settles it
+PHASE_STARTED = "started"
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolLimits:
+    max_age_s: float = 24 * 3600.0
+    max_bytes: int = 20 * 1024**3
+    stop_report_s: float = 10.0  # how long a stopping worker tries to report; then spooled
 
 
 @dataclass(slots=True)
 class AttemptRun:
+    assignment: Assignment
     spec: ExecutionSpec
-    user_id: str
-    task_name: str
-    submitted_at: int
     started_ms: int
     started: bool = False  # the container (or process) really runs
+    interrupted: bool = False  # stopped by this worker's shutdown, not by a cancel
     done: asyncio.Event = field(default_factory=asyncio.Event)
     status: ExitStatus | None = None
     task: asyncio.Task[None] | None = None
 
 
-def spec_from_task(message: pb.Task, attempt_dir: Path) -> ExecutionSpec:
+def spec_for(
+    assignment: Assignment, attempt_dir: Path, gpu_ids: tuple[int, ...] = ()
+) -> ExecutionSpec:
     return ExecutionSpec(
-        task_id=message.task_id,
-        epoch=message.epoch,
-        image=message.docker_image,
-        command=convert.command_from_proto(message),
-        cpu=message.req_cpu,
-        memory_gb=message.req_memory,
-        gpu=convert.task_gpus_from_proto(message),
+        task_id=assignment.task_id,
+        epoch=assignment.epoch,
+        image=assignment.image,
+        command=assignment.command,
+        cpu=assignment.request.cpu,
+        memory_gb=assignment.request.memory_gb,
+        gpu=assignment.request.gpu,
         output_dir=attempt_dir / "output",
         log_path=attempt_dir / LOG_FILE_NAME,
-        env=dict(message.env),
+        env=dict(assignment.env),
+        gpu_ids=gpu_ids,
     )
 
 
 class Runner:
     def __init__(
-        self, worker_id: str, executor: Executor, link: MasterLink, data_dir: Path
+        self,
+        worker_id: str,
+        executor: Executor,
+        link: MasterLink,
+        data_dir: Path,
+        gpus: GpuAllocator | None = None,
+        spool_limits: SpoolLimits | None = None,
     ) -> None:
         self._worker_id = worker_id
         self._executor = executor
         self._link = link
+        self.gpus = gpus or GpuAllocator()
+        self._limits = spool_limits or SpoolLimits()
+        self._delivery = Delivery(link, max_age_s=self._limits.max_age_s)
         self._attempts_dir = data_dir / "attempts"
         self._runs: dict[tuple[str, int], AttemptRun] = {}
         self._stopping: set[asyncio.Task[bool]] = set()
@@ -74,18 +95,11 @@ class Runner:
     def listed(self) -> list[tuple[str, int]]:
         return list(self._runs)
 
-    def running_tasks(self) -> list[pb.RunningTask]:
-        """Every listed attempt as heartbeats carry it: "running" once it really started."""
+    def held(self) -> list[HeldAttempt]:
+        """Every listed attempt as heartbeats carry it."""
         return [
-            pb.RunningTask(
-                task_id=task_id,
-                epoch=epoch,
-                status=convert.RUNNING if run.started else convert.STARTING,
-                cpu_allocated=run.spec.cpu,
-                memory_allocated=run.spec.memory_gb,
-                gpu_allocated=convert.gpus_to_wire(run.spec.gpu),
-            )
-            for (task_id, epoch), run in self._runs.items()
+            HeldAttempt(key[0], key[1], run.started, run.assignment.request)
+            for key, run in self._runs.items()
         ]
 
     def find(self, task_id: str, epoch: int) -> AttemptRun | None:
@@ -94,20 +108,34 @@ class Runner:
         matches = [run for key, run in self._runs.items() if key[0] == task_id]
         return max(matches, key=lambda r: r.spec.epoch) if matches else None
 
-    def accept(self, message: pb.Task) -> None:
-        """Start an attempt; accepting the same attempt twice is a no-op."""
-        if not message.task_id or message.epoch <= 0:
+    def accept(self, assignment: Assignment) -> None:
+        """Start an attempt; accepting the same attempt twice is a no-op. Refused
+        (Conflict) when the GPUs it asks for are not free here."""
+        if not assignment.task_id or assignment.epoch <= 0:
             raise Conflict("task_id and a positive epoch are required")
-        key = (message.task_id, message.epoch)
+        key = assignment.key
         if key in self._runs:
             return
-        attempt_dir = self._attempts_dir / f"{message.task_id}-{message.epoch}"
-        spec = spec_from_task(message, attempt_dir)
-        spec.output_dir.mkdir(parents=True, exist_ok=True)
-        spec.log_path.touch()
-        run = AttemptRun(spec, message.user_id, message.task_name, message.submitted_at, _now_ms())
+        try:
+            gpu_ids = self.gpus.take(*key, assignment.request.gpu)
+        except Conflict as exc:
+            raise Conflict(f"refused task {assignment.task_id}: {exc}") from exc
+        try:
+            spec = self._prepare(assignment, gpu_ids)
+        except BaseException:
+            self.gpus.release(*key)
+            raise
+        run = AttemptRun(assignment, spec, _now_ms())
         self._runs[key] = run
         run.task = asyncio.create_task(self._drive(run), name=f"attempt-{key}")
+
+    def _prepare(self, assignment: Assignment, gpu_ids: tuple[int, ...]) -> ExecutionSpec:
+        attempt_dir = self._attempts_dir / f"{assignment.task_id}-{assignment.epoch}"
+        spec = spec_for(assignment, attempt_dir, gpu_ids)
+        spec.output_dir.mkdir(parents=True, exist_ok=True)
+        spec.log_path.touch()
+        spool.save_assignment(attempt_dir, assignment)
+        return spec
 
     def cancel(self, task_id: str, epoch: int, grace_s: float) -> bool:
         """Begin stopping an attempt (SIGTERM, grace, SIGKILL) without waiting for it:
@@ -121,21 +149,74 @@ class Runner:
         stopping.add_done_callback(self._stopping.discard)
         return True
 
+    async def recover(self) -> int:
+        """On start: deliver the results a previous process of this worker left, clear
+        the attempts that never ended (nothing runs them now). Returns how many results
+        go out again; they are listed in heartbeats until delivered."""
+        records, unreadable = await asyncio.to_thread(spool.scan, self._attempts_dir)
+        dropped = spool.over_limits(
+            records, now=time.time(), max_age_s=self._limits.max_age_s,
+            max_bytes=self._limits.max_bytes,
+        )  # fmt: skip
+        for record in dropped:
+            logger.error("spooled result of %s dropped (too old, or spool over its size cap)",
+                         f"{record.assignment.task_id}/{record.assignment.epoch}")  # fmt: skip
+        kept = [r for r in records if r.finished is not None and r not in dropped]
+        stale = unreadable + [r.directory for r in records if r.finished is None or r in dropped]
+        for directory in stale:
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+        for record in kept:
+            assert record.finished is not None
+            run = AttemptRun(record.assignment, spec_for(record.assignment, record.directory),
+                             record.finished.started_at_ms, started=True)  # fmt: skip
+            run.done.set()
+            self._runs[run.assignment.key] = run
+            run.task = asyncio.create_task(
+                self._ship(run, record.finished), name=f"resend-{run.assignment.key}"
+            )
+        return len(kept)
+
     async def _drive(self, run: AttemptRun) -> None:
         try:
             run.status = await self._executor.run(run.spec, lambda: self._started(run))
         except Exception as exc:  # an executor bug still ends the attempt, and is reported
             logger.exception("executor failed", extra={"task_id": run.spec.task_id})
             run.status = ExitStatus(exit_code=None, error=f"executor failed: {exc}")
+        finally:
+            # Free as soon as nothing runs (also when close() cancels this): the
+            # delivery below may wait long for an unreachable master.
+            self.gpus.release(*run.spec.key)
         run.done.set()
+        finished = await asyncio.to_thread(self._finish, run, run.status)
+        await self._ship(run, finished)
+
+    def _finish(self, run: AttemptRun, status: ExitStatus) -> FinishedAttempt:
+        """The attempt's result, written to its record before anything is sent."""
+        outputs = collect_outputs(run.spec.output_dir)
+        if outputs.skipped or outputs.escaped:  # said where the user looks: the log's end
+            _note_outputs(run.spec.log_path, outputs)
+        outcome, reason, failure = _outcome(status, run.interrupted)
+        log_size = run.spec.log_path.stat().st_size
+        report = AttemptReport(
+            task_id=run.spec.task_id, epoch=run.spec.epoch, worker_id=self._worker_id,
+            outcome=outcome, exit_code=status.exit_code, reason=reason,
+            oom_killed=status.oom_killed, log_size=log_size, failure=failure,
+        )  # fmt: skip
+        finished = FinishedAttempt(
+            report, _tail(run.spec.log_path, log_size), tuple(f.rel_path for f in outputs.files),
+            run.started_ms, _now_ms(),
+        )  # fmt: skip
+        spool.save_finished(run.spec.log_path.parent, finished)
+        return finished
+
+    async def _ship(self, run: AttemptRun, finished: FinishedAttempt) -> None:
+        """Deliver, then forget the attempt and its record. Stopped first (the worker
+        shuts down): the record stays for the next start."""
         outputs = await asyncio.to_thread(collect_outputs, run.spec.output_dir)
-        if outputs.skipped:  # say so where the user looks: at the end of the task's log
-            await asyncio.to_thread(_note_skipped, run.spec.log_path, outputs.skipped)
-        result = await asyncio.to_thread(self._result, run, run.status, outputs)
-        delivered = await self._deliver(run, outputs, result)
+        directory = run.spec.log_path.parent
+        await self._delivery.deliver(run.assignment, finished, outputs, directory)
         self._runs.pop(run.spec.key, None)
-        if delivered:
-            await asyncio.to_thread(shutil.rmtree, run.spec.log_path.parent, True)
+        await asyncio.to_thread(shutil.rmtree, directory, True)
 
     def _started(self, run: AttemptRun) -> None:
         """Tell the master at once (in the background); heartbeats repeat it anyway."""
@@ -145,16 +226,10 @@ class Runner:
         report.add_done_callback(self._reports.discard)
 
     async def _report_started(self, run: AttemptRun) -> None:
-        progress = pb.TaskProgress(
-            task_id=run.spec.task_id,
-            epoch=run.spec.epoch,
-            phase=convert.PHASE_STARTED,
-            at_ms=_now_ms(),
-        )
-        delay = 0.2
+        delay, at_ms = 0.2, _now_ms()
         for _ in range(_START_REPORT_TRIES):
             try:
-                await self._link.progress(progress)
+                await self._link.progress(run.spec.task_id, run.spec.epoch, PHASE_STARTED, at_ms)
                 return
             except Unavailable as exc:
                 logger.warning("start report not delivered, will retry: %s", exc)
@@ -164,128 +239,53 @@ class Runner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX_S)
 
-    def _result(
-        self, run: AttemptRun, status: ExitStatus, outputs: CollectedOutputs
-    ) -> pb.TaskResult:
-        outcome, reason, failure = _outcome(status)
-        log_size = run.spec.log_path.stat().st_size
-        return pb.TaskResult(
-            task_id=run.spec.task_id,
-            worker_id=self._worker_id,
-            status=convert.outcome_to_wire(outcome),
-            logs=_tail(run.spec.log_path, log_size),
-            output_files=[f.rel_path for f in outputs.files],
-            epoch=run.spec.epoch,
-            exit_code=status.exit_code or 0,
-            has_exit_code=status.exit_code is not None,
-            reason=reason,
-            oom_killed=status.oom_killed,
-            started_at_ms=run.started_ms,
-            finished_at_ms=_now_ms(),
-            log_size=log_size,
-            failure=failure,
-        )
-
-    async def _deliver(
-        self, run: AttemptRun, outputs: CollectedOutputs, result: pb.TaskResult
-    ) -> bool:
-        """Upload the log and outputs, then report; retry while the master is unreachable."""
-        uploaded = False
-        delay = 0.2
-        while True:
-            try:
-                if not uploaded:
-                    await self._upload(run, outputs, result)
-                    uploaded = True
-                await self._link.report(result)
-                return True
-            except Unavailable as exc:
-                logger.warning("master unreachable, will retry: %s", exc)
-            except CloudAIError as exc:
-                # The master no longer wants this attempt (superseded, unknown): drop it.
-                logger.warning("attempt delivery refused: %s", exc)
-                return False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX_S)
-
-    async def _upload(
-        self, run: AttemptRun, outputs: CollectedOutputs, result: pb.TaskResult
-    ) -> None:
-        try:
-            await self._link.upload(self._chunks(run, outputs))
-        except InvalidRequest as exc:
-            # The files cannot be stored (too large, corrupt): the outcome still counts,
-            # and reporting it keeps the task from being run again and again.
-            result.reason = f"{result.reason}; output files not stored: {exc}"
-
-    async def _chunks(
-        self, run: AttemptRun, outputs: CollectedOutputs
-    ) -> AsyncIterator[pb.FileChunk]:
-        items = [(LOG_FILE_NAME, run.spec.log_path, "log", "")]
-        items += [(f.rel_path, f.path, "output", f.sha256) for f in outputs.files]
-        for index, (rel, path, kind, sha256) in enumerate(items):
-            async for last, data in _read_chunks(path):
-                yield pb.FileChunk(
-                    task_id=run.spec.task_id,
-                    user_id=run.user_id,
-                    task_name=run.task_name,
-                    file_path=rel,
-                    data=data,
-                    is_last_chunk=last,
-                    is_last_file=last and index == len(items) - 1,
-                    timestamp=run.submitted_at,
-                    epoch=run.spec.epoch,
-                    sha256=sha256 if last else "",
-                    kind=kind,
-                )
-
     async def close(self, grace_s: float) -> None:
-        """Stop every attempt (shutdown): containers do not outlive their worker. The
-        master learns of them when this worker joins again, or declares them lost."""
+        """Shutdown: stop every attempt (containers do not outlive their worker) as
+        interrupted, give their results a bounded time to reach the master, and leave
+        the rest spooled for the next start."""
         runs = list(self._runs.values())
+        for run in runs:
+            run.interrupted = not run.done.is_set()
         await asyncio.gather(
-            *(self._executor.stop(r.spec.task_id, r.spec.epoch, grace_s) for r in runs),
+            *(self._executor.stop(*r.spec.key, grace_s) for r in runs if r.interrupted),
             *self._stopping,
         )
-        tasks = [run.task for run in self._runs.values() if run.task]
-        tasks += list(self._reports)
-        for task in tasks:
+        tasks = [run.task for run in runs if run.task]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self._limits.stop_report_s)
+        for task in [*tasks, *self._reports]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._reports, return_exceptions=True)
 
 
-def _outcome(status: ExitStatus) -> tuple[TaskStatus, str, str]:
+def _outcome(status: ExitStatus, interrupted: bool) -> tuple[TaskStatus, str, Failure | None]:
     """The outcome, its reason and the failure kind that decides a retry."""
-    if status.cancelled:
-        return TaskStatus.CANCELLED, "cancelled", Failure.CANCELLED.value
     if status.succeeded:
-        return TaskStatus.COMPLETED, "exit code 0", ""
+        return TaskStatus.COMPLETED, "exit code 0", None
+    if interrupted:
+        return TaskStatus.FAILED, "interrupted: the worker stopped", Failure.INTERRUPTED
+    if status.cancelled:
+        return TaskStatus.CANCELLED, "cancelled", Failure.CANCELLED
     if status.error:
-        return TaskStatus.FAILED, status.error, status.failure or Failure.EXECUTOR.value
+        return TaskStatus.FAILED, status.error, _failure(status.failure) or Failure.EXECUTOR
     if status.oom_killed:
-        return TaskStatus.FAILED, "out of memory", Failure.OOM.value
-    return TaskStatus.FAILED, f"exit code {status.exit_code}", Failure.EXIT.value
+        return TaskStatus.FAILED, "out of memory", Failure.OOM
+    return TaskStatus.FAILED, f"exit code {status.exit_code}", Failure.EXIT
 
 
-async def _read_chunks(path: Path) -> AsyncIterator[tuple[bool, bytes]]:
-    """(is_last, data) pairs read one chunk at a time; an empty file is one empty chunk.
-    The size is fixed when reading starts: the attempt has exited, nothing writes. No
-    file stays open across a yield: an abandoned stream must not leak a descriptor."""
-    size = (await asyncio.to_thread(path.stat)).st_size
-    sent = 0
-    while True:
-        data = await asyncio.to_thread(read_at, path, sent, CHUNK_SIZE)
-        sent += len(data)
-        last = sent >= size or not data
-        yield last, data
-        if last:
-            return
+def _failure(kind: str) -> Failure | None:
+    try:
+        return Failure(kind) if kind else None
+    except ValueError:
+        return None
 
 
-def _note_skipped(log_path: Path, skipped: list[str]) -> None:
+def _note_outputs(log_path: Path, outputs: CollectedOutputs) -> None:
     with log_path.open("a", encoding="utf-8") as log:
-        for entry in skipped:
+        for entry in outputs.skipped:
             log.write(f"[cloudai] not collected from /output: {entry}\n")
+        for name in outputs.escaped:
+            log.write(f"[cloudai] kept under an escaped name (not UTF-8): {name}\n")
 
 
 def _tail(path: Path, size: int) -> str:

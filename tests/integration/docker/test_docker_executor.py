@@ -326,9 +326,11 @@ def collect_leaked_docker_sockets() -> None:
 def test_gpu_request_is_wired(tmp_path: Path) -> None:
     # No GPU here: check the create arguments only.
     ex = DockerExecutor(new_identity(), client_factory=lambda: None)
-    kwargs = ex._create_kwargs(_spec(tmp_path, "true", gpu=2), "n")
+    kwargs = ex._create_kwargs(_spec(tmp_path, "true", gpu=2, gpu_ids=(1, 3)), "n")
     (request,) = kwargs["device_requests"]
-    assert (request.count, request.capabilities) == (2, [["gpu"]])
+    # The attempt's own devices by id, never "any 2": another attempt holds the rest.
+    assert (request.device_ids, request.capabilities) == (["1", "3"], [["gpu"]])
+    assert not request.count
     assert "device_requests" not in ex._create_kwargs(_spec(tmp_path, "true"), "n")
 
 

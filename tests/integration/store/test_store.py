@@ -207,6 +207,10 @@ async def test_list_tasks_orders_filters_and_pages(store: Store) -> None:
     assert await store.list_tasks(limit=2, offset=2) == [c, d]
     assert await store.list_tasks(user_id="u1", limit=2, offset=1, newest_first=True) == [d, c]
     assert await store.list_tasks(offset=10) == []
+    assert await store.count_tasks() == 5
+    assert await store.count_tasks(user_id="u1", statuses=running_or_failed) == 2
+    assert await store.count_tasks(statuses={TaskStatus.QUEUED}) == 3
+    assert await store.count_tasks(user_id="nobody") == 0
 
 
 # --------------------------------------------------------------------------- the cluster

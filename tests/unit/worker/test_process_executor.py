@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 
@@ -166,3 +167,24 @@ async def test_worker_secrets_do_not_leak_into_the_task(
     env = spec.log_path.read_text()
     assert "join-secret" not in env and "admin-secret" not in env
     assert "CLOUDAI_OUTPUT_DIR=" in env and "PATH=" in env
+
+
+def _env_of(log: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in log.read_text().splitlines() if "=" in line)
+
+
+@pytest.mark.parametrize(("gpu_ids", "visible"), [((1, 3), "1,3"), ((0,), "0"), ((), "")])
+async def test_the_task_sees_only_its_gpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gpu_ids: tuple[int, ...], visible: str
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")  # the worker's own: not inherited
+    spec = dataclasses.replace(
+        _spec(tmp_path, "env"),
+        gpu=len(gpu_ids),
+        gpu_ids=gpu_ids,
+        env={"CUDA_VISIBLE_DEVICES": "0,1,2,3"},  # nor can the task widen it
+    )
+    status = await ProcessExecutor("w1").run(spec)
+    assert status.exit_code == 0
+    env = _env_of(spec.log_path)
+    assert (env["CUDA_VISIBLE_DEVICES"], env["CUDA_DEVICE_ORDER"]) == (visible, "PCI_BUS_ID")

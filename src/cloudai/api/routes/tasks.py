@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from cloudai.api.deps import CurrentUser, ServicesDep
+from cloudai.api.limits import MAX_LOG_READ, LogReadSize, Offset, PageSize, WaitSeconds
 from cloudai.api.schemas import (
     AttemptOut,
     CancelOut,
@@ -21,8 +20,6 @@ from cloudai.domain.task import Task, TaskStatus
 from cloudai.master.core import Services
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
-
-_MAX_LOG_READ = 4 * 1024 * 1024
 
 
 @router.post("", status_code=201)
@@ -44,8 +41,8 @@ async def list_tasks(
     user: CurrentUser,
     services: ServicesDep,
     status: TaskStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageSize = 100,
+    offset: Offset = 0,
 ) -> TaskListOut:
     tasks = await services.tasks.list_tasks(user, status, limit, offset)
     return TaskListOut(tasks=[_out(services, t) for t in tasks], limit=limit, offset=offset)
@@ -81,7 +78,7 @@ async def wait_task(
     user: CurrentUser,
     services: ServicesDep,
     until: str = "completed,failed,cancelled",
-    timeout: Annotated[float, Query(gt=0, le=300)] = 30.0,  # noqa: ASYNC109 - a query param
+    timeout: WaitSeconds = 30.0,  # noqa: ASYNC109 - a query param
 ) -> TaskDetailOut:
     """Block until the task is in one of `until` (comma-separated) or `timeout` seconds
     pass; answers the task as it then is. Callers check `status`."""
@@ -104,8 +101,8 @@ async def task_logs(
     task_id: str,
     user: CurrentUser,
     services: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=_MAX_LOG_READ)] = _MAX_LOG_READ,
+    offset: Offset = 0,
+    limit: LogReadSize = MAX_LOG_READ,
 ) -> LogsOut:
     piece = await services.logs.read(user, task_id, offset, limit)
     return LogsOut(

@@ -37,6 +37,7 @@ class ExecutionSpec:
     output_dir: Path  # host directory; mounted read-write at /output in containers
     log_path: Path  # stdout+stderr bytes are appended here as they arrive
     env: Mapping[str, str] = field(default_factory=dict)  # the task's own variables
+    gpu_ids: tuple[int, ...] = ()  # the devices this attempt holds (NVML indexes)
 
     @property
     def key(self) -> tuple[str, int]:

@@ -285,7 +285,12 @@ class DockerExecutor:
             "tty": False,  # keeps stdout and stderr as separate multiplexed streams
             "detach": True,
         }
-        if spec.gpu > 0:
+        if spec.gpu_ids:  # these devices exactly: another attempt may hold the others
+            ids = [str(i) for i in spec.gpu_ids]
+            kwargs["device_requests"] = [
+                docker.types.DeviceRequest(device_ids=ids, capabilities=[["gpu"]])
+            ]
+        elif spec.gpu > 0:  # a spec made without the runner's allocator
             kwargs["device_requests"] = [
                 docker.types.DeviceRequest(count=spec.gpu, capabilities=[["gpu"]])
             ]

@@ -8,6 +8,9 @@ Nothing in the command is rewritten: a command written for a container that writ
 `/output` writes to the host's `/output`. Tasks meant to run here must write their
 outputs to `$CLOUDAI_OUTPUT_DIR` (also exported as `$OUTPUT_DIR`).
 
+GPUs are not fenced, only hidden: `CUDA_VISIBLE_DEVICES` lists the attempt's devices
+(empty when it holds none), which CUDA programs honour.
+
 The log file is handed to the child as its stdout and stderr (opened for appending),
 so bytes reach it exactly as written, with no copy loop in between.
 """
@@ -150,10 +153,17 @@ class ProcessExecutor:
             "OUTPUT_DIR": output_dir,
             "CLOUDAI_TASK_ID": spec.task_id,
             "CLOUDAI_EPOCH": str(spec.epoch),
+            # Only the attempt's own devices ("" hides them all), numbered as NVML
+            # numbers them: CUDA's default order puts the fastest first.
+            "CUDA_VISIBLE_DEVICES": ",".join(str(i) for i in spec.gpu_ids),
+            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
         }
 
 
-_INHERITED_ENV = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "SHELL"})
+# LD_LIBRARY_PATH: where GPU machines often keep libcuda and the CUDA libraries.
+_INHERITED_ENV = frozenset(
+    {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "SHELL", "LD_LIBRARY_PATH"}
+)
 
 
 async def _terminate(proc: Process, grace_s: float) -> None:

@@ -1,0 +1,156 @@
+"""Shipping an ended attempt to the master: its log and outputs, then its result.
+
+Every call has one explicit outcome, never an endless loop:
+
+- the master is unreachable (`Unavailable`): retry with jittered backoff for as long
+  as the result may be kept (`max_age_s` after the attempt ended);
+- the master will not store the files (`InvalidRequest`: too large, a bad path): the
+  result goes without them and its reason says so;
+- the master's storage is full (`StorageFull`): a few tries, then the result goes
+  without the files; an attempt that had succeeded fails with `output storage full`;
+- the master no longer wants the attempt (`Conflict`, `NotFound`: superseded,
+  unknown, already final): dropped;
+- anything else (a bug on either side): a few tries, then dropped, logged as an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from cloudai.domain.attempts import Assignment, FilePiece, FinishedAttempt
+from cloudai.domain.errors import (
+    CloudAIError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    StorageFull,
+    Unavailable,
+)
+from cloudai.domain.task import Failure, TaskStatus
+from cloudai.worker.master_link import MasterLink
+from cloudai.worker.outputs import CHUNK_SIZE, CollectedOutputs, read_at
+
+logger = logging.getLogger(__name__)
+
+LOG_FILE_NAME = "task.log"
+_BOUNDED_TRIES = 5
+_BACKOFF_START_S = 0.2
+_BACKOFF_MAX_S = 5.0
+
+
+_Call = Callable[[], Awaitable[object]]
+
+
+class _Expired(Exception):
+    pass
+
+
+class Delivery:
+    def __init__(self, link: MasterLink, *, max_age_s: float) -> None:
+        self._link = link
+        self._max_age_s = max_age_s
+
+    async def deliver(
+        self, assignment: Assignment, finished: FinishedAttempt, outputs: CollectedOutputs,
+        directory: Path,
+    ) -> None:  # fmt: skip
+        """Return once the master has the result, or it was given up (logged). Raises
+        CancelledError if stopped first: the record stays on disk for the next start."""
+        key = f"{assignment.task_id}/{assignment.epoch}"
+        try:
+            finished = await self._upload(assignment, finished, outputs, directory)
+            await self._retrying(lambda: self._link.report(finished), finished, "result")
+        except _Expired:
+            logger.error("result of %s dropped: the master was unreachable too long", key)
+        except (Conflict, NotFound) as exc:
+            logger.warning("result of %s dropped: the master no longer wants it (%s)", key, exc)
+        except CloudAIError as exc:
+            logger.error("result of %s dropped after %d tries: %s", key, _BOUNDED_TRIES, exc)
+
+    async def _upload(
+        self, assignment: Assignment, finished: FinishedAttempt, outputs: CollectedOutputs,
+        directory: Path,
+    ) -> FinishedAttempt:  # fmt: skip
+        """Send the files; the result to report (its reason tells of files not stored)."""
+
+        log_path = directory / LOG_FILE_NAME
+        try:
+            await self._retrying(
+                lambda: self._link.upload(_pieces(assignment, outputs, log_path)), finished, "files"
+            )
+        except InvalidRequest as exc:
+            return _without_files(finished, f"output files not stored: {exc}")
+        except StorageFull as exc:
+            return _without_files(finished, f"output storage full: {exc}", Failure.STORAGE)
+        return finished
+
+    async def _retrying(self, call: _Call, finished: FinishedAttempt, what: str) -> None:
+        """`call` until it succeeds: unreachable -> again (until the result expires);
+        StorageFull and unknown errors -> again, at most _BOUNDED_TRIES times; the
+        rest is raised at once."""
+        delay, tries = _BACKOFF_START_S, 0
+        while True:
+            try:
+                await call()
+                return
+            except Unavailable as exc:
+                if time.time() - finished.finished_at_ms / 1000 > self._max_age_s:
+                    raise _Expired from exc
+                logger.warning("master unreachable (%s), %s will be sent again", exc, what)
+            except (Conflict, NotFound, InvalidRequest):
+                raise
+            except CloudAIError as exc:
+                tries += 1
+                if tries >= _BOUNDED_TRIES:
+                    raise
+                logger.warning("sending %s failed (%s); trying again", what, exc)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # no lockstep retries
+            delay = min(delay * 2, _BACKOFF_MAX_S)
+
+
+def _without_files(
+    finished: FinishedAttempt, note: str, failure: Failure | None = None
+) -> FinishedAttempt:
+    """The result sent without its files; with `failure`, a success becomes that failure."""
+    report = dataclasses.replace(finished.report, reason=f"{finished.report.reason}; {note}")
+    if failure is not None and report.outcome is TaskStatus.COMPLETED:
+        report = dataclasses.replace(
+            report, outcome=TaskStatus.FAILED, failure=failure, reason=note
+        )
+    return dataclasses.replace(finished, report=report, output_files=())
+
+
+async def _pieces(
+    assignment: Assignment, outputs: CollectedOutputs, log_path: Path
+) -> AsyncIterator[FilePiece]:
+    items = [(LOG_FILE_NAME, log_path, "log", "")]
+    items += [(f.rel_path, f.path, "output", f.sha256) for f in outputs.files]
+    for index, (rel, path, kind, sha256) in enumerate(items):
+        async for last, data in _read_chunks(path):
+            yield FilePiece(
+                task_id=assignment.task_id, epoch=assignment.epoch, path=rel, data=data,
+                last_chunk=last, last_file=last and index == len(items) - 1, kind=kind,
+                sha256=sha256 if last else "", user_id=assignment.user_id,
+                task_name=assignment.task_name, submitted_at=assignment.submitted_at,
+            )  # fmt: skip
+
+
+async def _read_chunks(path: Path) -> AsyncIterator[tuple[bool, bytes]]:
+    """(is_last, data) pairs read one chunk at a time; an empty file is one empty chunk.
+    The size is fixed when reading starts: the attempt has exited, nothing writes. No
+    file stays open across a yield: an abandoned stream must not leak a descriptor."""
+    size = (await asyncio.to_thread(path.stat)).st_size
+    sent = 0
+    while True:
+        data = await asyncio.to_thread(read_at, path, sent, CHUNK_SIZE)
+        sent += len(data)
+        last = sent >= size or not data
+        yield last, data
+        if last:
+            return

@@ -1,0 +1,132 @@
+"""Every delivery ends: retried while the master is unreachable (until the result is
+too old), sent without files the master will not or cannot store, dropped when the
+master no longer wants it or keeps failing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from cloudai.domain.attempts import Assignment, FilePiece, FinishedAttempt
+from cloudai.domain.errors import (
+    CloudAIError,
+    Conflict,
+    InvalidRequest,
+    StorageFull,
+    Unavailable,
+)
+from cloudai.domain.resources import Resources
+from cloudai.domain.task import AttemptReport, Failure, TaskStatus
+from cloudai.worker import delivery as delivery_module
+from cloudai.worker.delivery import Delivery
+from cloudai.worker.master_link import MasterLink
+from cloudai.worker.outputs import collect_outputs
+
+ASSIGNMENT = Assignment("t1", 1, "img", "true", Resources(1, 1, 1))
+
+
+def finished(outcome: TaskStatus = TaskStatus.COMPLETED, age_s: float = 0) -> FinishedAttempt:
+    report = AttemptReport("t1", 1, "w1", outcome, 0, "exit code 0", False, 3)
+    return FinishedAttempt(
+        report, output_files=("a.txt",), finished_at_ms=int((time.time() - age_s) * 1000)
+    )
+
+
+class ScriptedLink:
+    """Raises the scripted errors in turn for each call, then succeeds."""
+
+    def __init__(
+        self, uploads: list[Exception] | None = None, reports: list[Exception] | None = None
+    ) -> None:
+        self.upload_errors, self.report_errors = list(uploads or []), list(reports or [])
+        self.uploaded: list[list[FilePiece]] = []
+        self.reported: list[FinishedAttempt] = []
+
+    async def upload(self, pieces: AsyncIterator[FilePiece]) -> None:
+        sent = [piece async for piece in pieces]
+        if self.upload_errors:
+            raise self.upload_errors.pop(0)
+        self.uploaded.append(sent)
+
+    async def report(self, result: FinishedAttempt) -> None:
+        if self.report_errors:
+            raise self.report_errors.pop(0)
+        self.reported.append(result)
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_module, "_BACKOFF_START_S", 0.0)
+
+
+async def deliver(tmp_path: Path, link: ScriptedLink, result: FinishedAttempt) -> None:
+    (tmp_path / "output").mkdir(exist_ok=True)
+    (tmp_path / "output" / "a.txt").write_bytes(b"alpha")
+    (tmp_path / "task.log").write_bytes(b"log")
+    outputs = collect_outputs(tmp_path / "output")
+    sender = Delivery(cast("MasterLink", link), max_age_s=60)
+    await sender.deliver(ASSIGNMENT, result, outputs, tmp_path)
+
+
+async def test_files_then_the_result_after_the_master_comes_back(tmp_path: Path) -> None:
+    link = ScriptedLink(uploads=[Unavailable("down")] * 3, reports=[Unavailable("down")])
+    await deliver(tmp_path, link, finished())
+    (pieces,) = link.uploaded
+    assert [(p.path, p.kind, p.data) for p in pieces] == [
+        ("task.log", "log", b"log"), ("a.txt", "output", b"alpha"),
+    ]  # fmt: skip
+    assert pieces[-1].last_file and pieces[-1].sha256
+    (sent,) = link.reported
+    assert sent.report == finished().report and sent.output_files == ("a.txt",)
+
+
+async def test_files_the_master_refuses_are_left_out_and_said(tmp_path: Path) -> None:
+    link = ScriptedLink(uploads=[InvalidRequest("upload exceeds 10 bytes")])
+    await deliver(tmp_path, link, finished())
+    (sent,) = link.reported
+    assert sent.report.outcome is TaskStatus.COMPLETED and sent.output_files == ()
+    assert sent.report.reason == "exit code 0; output files not stored: upload exceeds 10 bytes"
+
+
+async def test_a_full_master_disk_fails_a_success_after_bounded_tries(tmp_path: Path) -> None:
+    link = ScriptedLink(uploads=[StorageFull("no space")] * 10)
+    await deliver(tmp_path, link, finished())
+    (sent,) = link.reported
+    assert (sent.report.outcome, sent.report.failure) == (TaskStatus.FAILED, Failure.STORAGE)
+    assert sent.report.reason == "output storage full: no space"
+    assert len(link.upload_errors) == 10 - delivery_module._BOUNDED_TRIES
+
+
+async def test_a_failed_task_keeps_its_own_failure_when_storage_is_full(tmp_path: Path) -> None:
+    link = ScriptedLink(uploads=[StorageFull("no space")] * 10)
+    await deliver(tmp_path, link, finished(TaskStatus.FAILED))
+    (sent,) = link.reported
+    assert sent.report.outcome is TaskStatus.FAILED and sent.report.failure is None
+    assert sent.report.reason.endswith("; output storage full: no space")
+
+
+@pytest.mark.parametrize(
+    ("errors", "reported"),
+    [
+        ([Conflict("superseded")], 0),  # the master no longer wants it: dropped at once
+        ([CloudAIError("internal")] * 10, 0),  # keeps failing: dropped after bounded tries
+        ([CloudAIError("internal")] * 2, 1),  # a passing failure: sent on a later try
+    ],
+)
+async def test_report_outcomes_are_bounded(
+    tmp_path: Path, errors: list[Exception], reported: int
+) -> None:
+    link = ScriptedLink(reports=errors)
+    await deliver(tmp_path, link, finished())
+    assert len(link.reported) == reported
+
+
+async def test_a_result_older_than_the_spool_age_stops_being_retried(tmp_path: Path) -> None:
+    link = ScriptedLink(uploads=[Unavailable("down")] * 1000)
+    await deliver(tmp_path, link, finished(age_s=120))
+    assert link.uploaded == [] and link.reported == []
+    assert len(link.upload_errors) == 999  # one try, then expired
