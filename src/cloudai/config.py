@@ -127,6 +127,9 @@ class WorkerSettings(BaseSettings):
     # A stopping worker's last try to report its interrupted attempts; then they stay
     # spooled on disk for its next start.
     stop_report_s: float = Field(default=10.0, ge=0)
+    # Cut off from the master this long (partitioned, or the master down), a worker
+    # stops its attempts (interrupted; requeued): bounded double execution. 0: never.
+    disconnect_limit_s: float = Field(default=120.0, ge=0)
     # Results kept on disk until the master has them: dropped (with a log line) when
     # older than this, or, oldest first, beyond this many bytes.
     spool_max_age_s: float = Field(default=24 * 3600.0, gt=0)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import socket
+import time
 from pathlib import Path
 
 import grpc
@@ -48,6 +49,7 @@ class WorkerApp:
         self._link: MasterLink | None = None
         self._runner: Runner | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._last_contact = time.monotonic()  # of the last answer from the master
 
     async def start(self) -> None:
         s = self.settings
@@ -127,6 +129,7 @@ class WorkerApp:
                 cluster_id = await self._link.register(
                     self.advertised_address(), capacity, self._runner.held()
                 )
+                self._last_contact = time.monotonic()
                 await asyncio.to_thread(self.identity.joined, cluster_id)
                 self.registered.set()
                 logger.info("registered with master %s", self.settings.master)
@@ -135,6 +138,7 @@ class WorkerApp:
                 raise
             except CloudAIError as exc:  # unreachable, or failing: both worth another try
                 logger.warning("cannot register with the master (%s); retrying", exc)
+                self._check_cut_off()
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, _BACKOFF_MAX_S)
 
@@ -149,12 +153,28 @@ class WorkerApp:
                 return  # the master lost or never had our registration: join again
             except CloudAIError as exc:
                 logger.warning("heartbeat failed: %s", exc)
+                self._check_cut_off()
                 continue
             except Exception:  # keep beating: silence would get this worker declared lost
                 logger.exception("heartbeat failed unexpectedly")
                 continue
+            self._last_contact = time.monotonic()
             for task_id, epoch in cancels:
                 self._runner.cancel(task_id, epoch, self.settings.stop_grace_s)
+
+    def _check_cut_off(self) -> None:
+        """Past the disconnect limit without the master, stop what runs: the master may
+        have given it to another worker (bounded double execution)."""
+        limit = self.settings.disconnect_limit_s
+        silent = time.monotonic() - self._last_contact
+        if not limit or silent < limit or self._runner is None:
+            return
+        stopped = self._runner.interrupt_all(self.settings.stop_grace_s)
+        if stopped:
+            logger.error(
+                "no contact with the master for %.0f s (limit %g s): stopped %d attempts",
+                silent, limit, stopped,
+            )  # fmt: skip
 
     async def _beat(self, sampler: UsageSampler) -> list[tuple[str, int]]:
         assert self._link is not None and self._runner is not None

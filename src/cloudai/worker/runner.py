@@ -149,6 +149,17 @@ class Runner:
         stopping.add_done_callback(self._stopping.discard)
         return True
 
+    def interrupt_all(self, grace_s: float) -> int:
+        """Begin stopping every running attempt as interrupted (the worker is cut off
+        from the master); returns how many were newly stopped."""
+        stopped = 0
+        for run in self._runs.values():
+            if run.done.is_set() or run.interrupted:
+                continue
+            run.interrupted = True
+            stopped += self.cancel(run.spec.task_id, run.spec.epoch, grace_s)
+        return stopped
+
     async def recover(self) -> int:
         """On start: deliver the results a previous process of this worker left, clear
         the attempts that never ended (nothing runs them now). Returns how many results

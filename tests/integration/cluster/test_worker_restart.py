@@ -5,6 +5,7 @@ loop over real gRPC, with the fake executor."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import httpx
 from pydantic import SecretStr
 
 from cloudai.config import MasterSettings, WorkerSettings
+from cloudai.domain.task import TaskStatus
 from cloudai.master.app import MasterApp
 from cloudai.worker.app import WorkerApp
 from cloudai.worker.executors.base import ExecutionSpec
@@ -154,6 +156,42 @@ async def test_odd_output_names_cost_only_themselves(tmp_path: Path) -> None:
             logs = (await http.get(f"/api/tasks/{task_id}/logs")).json()["logs"]
             assert "kept under an escaped name (not UTF-8): bad-\\xff.bin" in logs
             assert "not collected from /output: d/d/" in logs and "longer than 1024" in logs
+        await worker.stop()
+    finally:
+        await master.stop()
+
+
+async def test_a_worker_cut_off_past_its_limit_stops_its_attempts(tmp_path: Path) -> None:
+    master = await start_master(tmp_path)
+    grpc_port = master.grpc_port
+    executor = FakeExecutor(script)
+    worker = await start_worker(worker_settings(master, tmp_path, disconnect_limit_s=0.5), executor)
+    async with api(master) as http:
+        task_id = await submit(http, "hold", max_retries=0)
+        await wait(http, task_id, "running")
+    await executor.wait_started(task_id, 1)
+    await master.stop()  # the master is gone: past the limit the worker stops the attempt
+    await asyncio.wait_for(executor.wait_stopped(task_id, 1), 30)
+    master = await start_master(tmp_path, grpc_port)
+    try:
+        async with api(master) as http:
+            # Its report arrives: interrupted, back in the queue without spending a retry
+            # (it ran again on the same worker: max_retries=0 would otherwise fail it).
+            assert master.core is not None
+            store, watch = master.core.store, master.core.watch
+
+            async def rerunning() -> tuple[bool, int]:
+                now = await store.get_task(task_id)
+                assert now is not None
+                return now.epoch > 1 and now.status is TaskStatus.RUNNING, now.epoch
+
+            epoch = await watch.wait_for(rerunning, 30)
+            task = (await http.get(f"/api/tasks/{task_id}")).json()
+            assert task["attempt"] == epoch > 1 and task["retries"] == 0
+            assert task["attempts"][0]["status"] == "interrupted"
+            await executor.wait_started(task_id, epoch)
+            executor.finish(task_id, epoch)
+            assert (await wait(http, task_id, "completed,failed"))["status"] == "completed"
         await worker.stop()
     finally:
         await master.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import time
 import uuid
 import warnings
@@ -336,3 +337,23 @@ def test_gpu_request_is_wired(tmp_path: Path) -> None:
 
 def test_container_names_are_sanitised() -> None:
     assert container_name("a/b c:d_e.f-g", 7) == "cloudai-a_b_c_d_e.f-g-7"
+
+
+async def test_an_images_anonymous_volume_goes_with_its_container(
+    executor: DockerExecutor, client: Any, tmp_path: Path
+) -> None:
+    tag = f"cloudai-test-volume:{uuid.uuid4().hex[:12]}"
+    dockerfile = io.BytesIO(f"FROM {IMAGE}\nVOLUME /data\n".encode())
+    client.images.build(fileobj=dockerfile, tag=tag, rm=True)
+    try:
+        spec = _spec(tmp_path, "echo ready; sleep 60", image=tag)
+        run = asyncio.create_task(executor.run(spec))
+        await wait_for_log(spec.log_path, b"ready\n")
+        mounts = client.containers.get(container_name(spec.task_id, 1)).attrs["Mounts"]
+        (volume,) = [m["Name"] for m in mounts if m["Type"] == "volume"]
+        await executor.stop(spec.task_id, 1, grace_s=1)
+        await run
+        with pytest.raises(NotFound):
+            client.volumes.get(volume)
+    finally:
+        client.images.remove(tag, force=True)

@@ -348,7 +348,8 @@ class DockerExecutor:
         if self._client is None:  # closed meanwhile; reap_orphans() will find it
             return False
         try:
-            await asyncio.to_thread(self._client.api.remove_container, ref, force=True)
+            # v=True: anonymous volumes (an image's VOLUME) go with the container.
+            await asyncio.to_thread(self._client.api.remove_container, ref, force=True, v=True)
         except NotFound:
             return False
         except (DockerException, OSError) as exc:

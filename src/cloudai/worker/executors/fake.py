@@ -59,6 +59,7 @@ class FakeExecutor:
         self.closed = False
         self._active: dict[tuple[str, int], _Active] = {}
         self._started: dict[tuple[str, int], asyncio.Event] = {}
+        self._stopped: dict[tuple[str, int], asyncio.Event] = {}
 
     async def run(self, spec: ExecutionSpec, started: Callable[[], None] = nothing) -> ExitStatus:
         self.specs.append(spec)
@@ -84,6 +85,7 @@ class FakeExecutor:
 
     async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:
         self.stops.append((task_id, epoch))
+        self._stopped_event((task_id, epoch)).set()
         active = self._active.get((task_id, epoch))
         if active is None:
             return False
@@ -109,6 +111,10 @@ class FakeExecutor:
         """Return once run() for (task_id, epoch) has written its log and files."""
         await self._started_event((task_id, epoch)).wait()
 
+    async def wait_stopped(self, task_id: str, epoch: int) -> None:
+        """Return once stop() was asked for (task_id, epoch)."""
+        await self._stopped_event((task_id, epoch)).wait()
+
     def finish(self, task_id: str, epoch: int) -> bool:
         """Let a blocked run complete with its scripted outcome. True if one was blocked."""
         active = self._active.get((task_id, epoch))
@@ -119,6 +125,9 @@ class FakeExecutor:
 
     def _started_event(self, key: tuple[str, int]) -> asyncio.Event:
         return self._started.setdefault(key, asyncio.Event())
+
+    def _stopped_event(self, key: tuple[str, int]) -> asyncio.Event:
+        return self._stopped.setdefault(key, asyncio.Event())
 
 
 def _write_outputs(spec: ExecutionSpec, outcome: FakeRun) -> None:
