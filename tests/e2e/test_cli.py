@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -68,7 +69,8 @@ def cli(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Cli:
 def failed(cli: Cli) -> tuple[str, subprocess.CompletedProcess[str]]:
     """A task that prints, writes /output/a.txt and exits 4, run with --wait."""
     result = cli("task", IMAGE, "--wait", "--", "sh", "-c", FAILING)
-    task_id = result.stdout.split()[0]
+    # stdout is the task's own output, like docker run; the id is said on stderr
+    task_id = re.search(r"(task-\S+) queued", result.stderr).group(1)  # type: ignore[union-attr]
     assert task_id.startswith("task-"), result.stdout + result.stderr
     return task_id, result
 
@@ -84,14 +86,14 @@ def test_credentials_are_private(cli: Cli) -> None:
 def test_verbs_without_login_say_so(cli: Cli, tmp_path: Path) -> None:
     stranger = Cli(tmp_path / "nobody", cli.url)
     result = stranger("list-tasks")
-    assert result.returncode == 1
+    assert result.returncode == 4  # not logged in
     assert "run `cloudai login` first" in result.stderr
     assert result.stdout == ""
 
 
 def test_wrong_password_is_one_clear_line(cli: Cli, tmp_path: Path) -> None:
     result = Cli(tmp_path, cli.url)("login", "--email", f"{USER}@example.test", "--password", "no")
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert result.stderr.strip().splitlines() == [
         "error: invalid email or password (401 unauthorized)"
     ]
@@ -103,7 +105,8 @@ def test_wait_exits_with_the_task_exit_code(
 ) -> None:
     task_id, result = failed
     assert result.returncode == 4, result.stderr
-    assert f"{task_id} failed: exit code 4" in result.stdout
+    assert result.stdout == "hi\n"  # the log, streamed; messages on stderr
+    assert f"{task_id} failed: exit code 4" in result.stderr
 
 
 def test_logs_print_the_task_output(
@@ -175,15 +178,18 @@ def test_status_explains_a_queued_task_and_cancel_ends_it(cli: Cli) -> None:
 
 def test_cancel_ends_wait_with_130_and_ends_a_follow(cli: Cli) -> None:
     waiter = cli.start("task", IMAGE, "--wait", "--cpu", "512", "--", "echo", "never")
-    assert waiter.stdout is not None
-    task_id = waiter.stdout.readline().strip()  # printed (and flushed) before waiting
+    assert waiter.stderr is not None
+    said = ""
+    while " queued" not in said:  # said (and flushed) before waiting, after any warning
+        said = waiter.stderr.readline()
+    task_id = said.split()[0]
     assert task_id.startswith("task-")
     follower = cli.start("logs", "--follow", task_id)
     assert cli("cancel", task_id).returncode == 0
 
     out, err = waiter.communicate(timeout=120)
     assert waiter.returncode == 130, err
-    assert f"{task_id} cancelled" in out
+    assert f"{task_id} cancelled" in err and out == ""
     out, err = follower.communicate(timeout=120)
     assert follower.returncode == 0, err
     assert out == ""
@@ -199,13 +205,13 @@ def test_follow_prints_every_line_once_and_returns(cli: Cli) -> None:
 
 def test_api_and_connection_errors_are_one_line(cli: Cli) -> None:
     missing = cli("status", "task-nope")
-    assert missing.returncode == 1
+    assert missing.returncode == 3  # not found
     assert missing.stderr.strip().splitlines() == [
         "error: task task-nope not found (404 not_found)"
     ]
     url = f"http://127.0.0.1:{free_port()}"
     unreachable = cli("list-tasks", url=url)
-    assert unreachable.returncode == 1
+    assert unreachable.returncode == 5
     assert f"cannot reach the master at {url}" in unreachable.stderr
 
 
@@ -232,3 +238,59 @@ def test_task_takes_scheduling_flags_and_warns_on_stderr(cli: Cli) -> None:
     assert refused.returncode != 0 and "only admins" in refused.stderr
     bad = cli("task", IMAGE, "--env", "NOEQUALS", "--", "true")
     assert bad.returncode == 2 and "NAME=VALUE" in bad.stderr
+
+
+def test_wait_exit_codes_follow_docker_run(cli: Cli) -> None:
+    ok = cli("task", IMAGE, "--wait", "-c", "echo out; echo err >&2")
+    assert ok.returncode == 0 and "out\n" in ok.stdout and "err\n" in ok.stdout
+    assert ok.stdout.count("task-") == 0  # $(cloudai task --wait …) is the output alone
+    oom = cli("task", IMAGE, "--wait", "--memory", "16m", "-c", "x=a; while :; do x=$x$x; done")
+    assert oom.returncode == 137, oom.stderr
+    timed_out = cli("task", IMAGE, "--wait", "--timeout", "1", "-c", "sleep 60")
+    assert timed_out.returncode == 124, timed_out.stderr
+    never = cli("task", "cloudai-test:no-such-tag", "--wait", "--", "true")
+    assert never.returncode == 125, never.stderr
+
+
+def test_cluster_verbs_and_their_json(cli: Cli, cluster: Cluster) -> None:
+    with cluster.client() as anon:
+        assert anon.get("/health").status_code == 200
+    workers = cli("workers")
+    assert workers.returncode == 0, workers.stderr
+    listed = json.loads(cli("workers", "--output", "json").stdout)["workers"]
+    (worker,) = listed
+    assert worker["worker_id"] in workers.stdout and worker["status"] == "active"
+    overview = cli("status")
+    assert overview.returncode == 0 and "workers:" in overview.stdout
+    assert worker["worker_id"] in overview.stdout
+    shown = json.loads(cli("status", "--output", "json").stdout)
+    assert shown["stats"]["workers"]["active"] == 1
+    one = cli("stats", worker["worker_id"])
+    assert one.returncode == 0 and "total:" in one.stdout, one.stderr
+    assert json.loads(cli("stats", worker["worker_id"], "--output", "json").stdout)["metrics"]
+    assert cli("stats", "no-such-worker").returncode == 3
+    assert cli("drain", worker["worker_id"]).returncode == 4  # admins only
+    empty = cli("queue")
+    assert empty.returncode == 0
+    assert json.loads(cli("queue", "--output", "json").stdout)["tasks"] == []
+
+
+def test_queue_events_monitor_dispatch_whoami(cli: Cli, cluster: Cluster) -> None:
+    huge = cli("task", IMAGE, "--cpu", "512", "--", "true").stdout.strip()
+    queued = json.loads(cli("queue", "--output", "json").stdout)["tasks"]
+    assert [t["task_id"] for t in queued] == [huge]
+    assert "could ever fit" in cli("queue").stdout
+    cli("cancel", huge)
+    events = cli("events", huge)
+    assert events.returncode == 0 and "cancelled" in events.stdout
+    worker_id = json.loads(cli("workers", "--output", "json").stdout)["workers"][0]["worker_id"]
+    dispatched = cli("dispatch", worker_id, IMAGE, "sh", "-c", "echo on-$HOSTNAME-ok")
+    task_id = dispatched.stdout.strip()
+    assert dispatched.returncode == 0 and task_id.startswith("task-"), dispatched.stderr
+    followed = cli("monitor", task_id)
+    assert followed.returncode == 0 and "-ok" in followed.stdout, followed.stderr
+    assert "completed" in followed.stderr
+    detail = json.loads(cli("status", task_id, "--output", "json").stdout)
+    assert (detail["target_worker_id"], detail["worker_id"]) == (worker_id, worker_id)
+    me = cli("whoami")
+    assert me.returncode == 0 and f"{USER}@example.test (user)" in me.stdout

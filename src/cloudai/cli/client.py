@@ -27,6 +27,10 @@ class CliError(Exception):
     """A problem the CLI reports as one line and exit status 1."""
 
 
+class NotLoggedIn(CliError):
+    """No usable stored login (and no CLOUDAI_TOKEN)."""
+
+
 class ApiError(CliError):
     """The master answered with an error, or could not be reached (status 0)."""
 
@@ -79,9 +83,9 @@ def load_credentials() -> Credentials:
     except FileNotFoundError:
         if token:
             return Credentials(DEFAULT_URL, token)
-        raise CliError(f"not logged in (no {path}); run `cloudai login` first") from None
+        raise NotLoggedIn(f"not logged in (no {path}); run `cloudai login` first") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CliError(f"cannot read {path} ({exc}); run `cloudai login` first") from None
+        raise NotLoggedIn(f"cannot read {path} ({exc}); run `cloudai login` first") from None
     return Credentials(url or stored_url, token or stored_token)
 
 
@@ -104,6 +108,33 @@ class Client:
 
     def login(self, email: str, password: str) -> dict[str, Any]:
         return self._call("POST", "/api/auth/login", json={"email": email, "password": password})
+
+    def me(self) -> dict[str, Any]:
+        return self._call("GET", "/api/auth/me")
+
+    def logout(self) -> dict[str, Any]:
+        return self._call("POST", "/api/auth/logout")
+
+    def workers(self) -> dict[str, Any]:
+        return self._call("GET", "/api/workers")
+
+    def worker(self, worker_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/workers/{_id(worker_id)}")
+
+    def worker_metrics(self, worker_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/workers/{_id(worker_id)}/metrics")
+
+    def set_eligibility(self, worker_id: str, state: str) -> dict[str, Any]:
+        return self._call("POST", f"/api/admin/workers/{_id(worker_id)}/{state}")
+
+    def queue(self, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return self._call("GET", "/api/queue", params=params)
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/api/stats")
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/api/tasks", json=body)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +21,11 @@ _err = Console(stderr=True, highlight=False)
 
 def out(message: str) -> None:
     _out.print(message)
+
+
+def line(message: str) -> None:
+    """One line on stdout, printed literally (it may carry user data)."""
+    _out.print(Text(message), soft_wrap=True)
 
 
 def info(message: str) -> None:
@@ -75,19 +83,19 @@ def task_submitted(task_id: str) -> None:
     _out.file.flush()
 
 
-def task_outcome(task: dict[str, Any]) -> None:
+def outcome_line(task: dict[str, Any]) -> str:
     """`task-… failed: exit code 4`, `task-… failed: out of memory (exit code 137)`."""
     reason, code = str(task.get("reason") or "-"), task.get("exit_code")
     if code is not None and f"exit code {code}" not in reason:
         reason += f" (exit code {code})"
-    _out.print(Text(f"{task['task_id']} {task['status']}: {reason}"), soft_wrap=True)
+    return f"{task['task_id']} {task['status']}: {reason}"
 
 
 def task_cancelled(body: dict[str, Any]) -> None:
     _out.print(Text(f"{body['task_id']} {body['status']}"), soft_wrap=True)
 
 
-def _table(table: Table) -> None:
+def print_table(table: Table) -> None:
     """Into a terminal: fit its width. Into a pipe: one line per row, never wrapped."""
     if _out.is_terminal:
         _out.print(table)
@@ -95,11 +103,11 @@ def _table(table: Table) -> None:
         Console(file=_out.file, width=100_000, highlight=False).print(table)
 
 
-def _when(value: Any) -> str:
+def when(value: Any) -> str:
     return str(value)[:19].replace("T", " ") if value else "-"
 
 
-def _cell(value: Any) -> Text:
+def cell(value: Any) -> Text:
     return Text("-" if value is None or value == "" else str(value))
 
 
@@ -111,10 +119,10 @@ def tasks_table(tasks: list[dict[str, Any]]) -> None:
     table.columns[0].no_wrap = True
     for t in tasks:
         table.add_row(
-            *(_cell(t.get(k)) for k in ("task_id", "name", "status", "worker_id", "exit_code")),
-            Text(_when(t.get("created_at"))),
+            *(cell(t.get(k)) for k in ("task_id", "name", "status", "worker_id", "exit_code")),
+            Text(when(t.get("created_at"))),
         )
-    _table(table)
+    print_table(table)
 
 
 _DETAIL_FIELDS = (
@@ -142,7 +150,7 @@ def task_detail(task: dict[str, Any]) -> None:
             Text(f"  {label + ':':<12} {'-' if value in (None, '') else value}"), soft_wrap=True
         )
     _attempts(task.get("attempts") or [])
-    _events(task.get("events") or [])
+    events(task.get("events") or [])
 
 
 def _attempts(attempts: list[dict[str, Any]]) -> None:
@@ -151,20 +159,21 @@ def _attempts(attempts: list[dict[str, Any]]) -> None:
     table = Table("EPOCH", "WORKER", "STATUS", "EXIT", "OOM", "REASON", title="attempts", box=None)
     for a in attempts:
         keys = ("epoch", "worker_id", "status", "exit_code", "oom_killed", "reason")
-        table.add_row(*(_cell(a.get(k)) for k in keys))
-    _table(table)
+        table.add_row(*(cell(a.get(k)) for k in keys))
+    print_table(table)
 
 
-def _events(events: list[dict[str, Any]]) -> None:
-    if not events:
+def events(items: list[dict[str, Any]]) -> None:
+    if not items:
+        info("no events")
         return
     table = Table("AT", "FROM", "TO", "EPOCH", "REASON", title="events", box=None)
-    for e in events:
+    for e in items:
         table.add_row(
-            Text(_when(e.get("at"))),
-            *(_cell(e.get(k)) for k in ("from_status", "to_status", "epoch", "reason")),
+            Text(when(e.get("at"))),
+            *(cell(e.get(k)) for k in ("from_status", "to_status", "epoch", "reason")),
         )
-    _table(table)
+    print_table(table)
 
 
 def files_table(listing: dict[str, Any]) -> None:
@@ -176,9 +185,22 @@ def files_table(listing: dict[str, Any]) -> None:
     table.columns[2].no_wrap = True
     for f in files:
         table.add_row(Text(str(f["path"])), Text(str(f["size"])), Text(str(f["sha256"])))
-    _table(table)
+    print_table(table)
     info(f"{len(files)} file(s), {listing.get('total_size', 0)} bytes")
 
 
 def downloaded(path: str, size: int) -> None:
     _out.print(Text(f"wrote {path} ({size} bytes, sha256 verified)"), soft_wrap=True)
+
+
+def view(renderable: RenderableType) -> None:
+    _out.print(renderable)
+
+
+def live(build: Callable[[], RenderableType], interval_s: float) -> None:
+    """Redraw `build()` in place every `interval_s` until Ctrl-C; the terminal is left
+    with the last frame and the cursor back (rich restores it on the way out)."""
+    with Live(build(), console=_out, auto_refresh=False, transient=False) as screen:
+        while True:
+            time.sleep(interval_s)
+            screen.update(build(), refresh=True)

@@ -3,26 +3,33 @@ decodes its arguments, calls the master over HTTP through `Client`, and renders.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperOption
 
-from cloudai.cli import render
+from cloudai.cli import cluster, render
 from cloudai.cli.client import (
     DEFAULT_URL,
     FINAL,
     Client,
     CliError,
     Credentials,
-    load_credentials,
+    config_dir,
     save_credentials,
+)
+from cloudai.cli.session import (
+    INTERRUPTED,
+    Format,
+    JsonFlag,
+    Output,
+    reported,
+    session,
+    wants_json,
 )
 from cloudai.cli.sizes import parse_gib
 
@@ -31,29 +38,7 @@ _START_WAIT_S = 30.0  # longest single wait for a queued task to start
 _FINAL_WAIT_S = 60.0  # longest single wait for a task to end
 _TAIL_POLLS = 40  # after the task ended, how often to look for its log's last bytes
 _TAIL_POLL_S = 0.25
-_INTERRUPTED = 130
-
-Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 TaskId = Annotated[str, typer.Argument(metavar="TASK_ID", show_default=False)]
-
-
-@contextlib.contextmanager
-def _reported() -> Iterator[None]:
-    """CLI and API errors become one line on stderr and exit status 1."""
-    try:
-        yield
-    except (CliError, OSError) as exc:
-        render.error(str(exc))
-        raise typer.Exit(1) from exc
-
-
-@contextlib.contextmanager
-def _session() -> Iterator[Client]:
-    """A client for the stored credentials (`CLOUDAI_URL` overrides the stored URL)."""
-    with _reported():
-        credentials = load_credentials()
-        with Client(credentials.url, credentials.access_token) as client:
-            yield client
 
 
 def login(
@@ -71,7 +56,7 @@ def login(
     url: Annotated[str, typer.Option("--url", envvar="CLOUDAI_URL")] = DEFAULT_URL,
 ) -> None:
     """Log in to a master and keep the token for the other commands."""
-    with _reported(), Client(url) as client:
+    with reported(), Client(url) as client:
         answer = client.login(email, password)
         path = save_credentials(Credentials(client.url, str(answer["access_token"])))
     render.logged_in(client.url, answer.get("user") or {}, str(path))
@@ -81,6 +66,8 @@ class TaskCommand(TyperCommand):
     """Options may come before or after IMAGE, but the first word after IMAGE starts the
     task's command: its own flags (`sh -c …`) are never taken for ours. `--` also works."""
 
+    leading = 1  # positional words before the task's command (IMAGE)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         valued = {
             name
@@ -88,11 +75,15 @@ class TaskCommand(TyperCommand):
             if isinstance(p, TyperOption) and not p.is_flag and not p.count
             for name in (*p.opts, *p.secondary_opts)
         }
-        return super().parse_args(ctx, _mark_command(args, valued))
+        return super().parse_args(ctx, _mark_command(args, valued, self.leading))
 
 
-def _mark_command(args: list[str], valued: set[str]) -> list[str]:
-    """Insert `--` before the second positional word (the command after IMAGE)."""
+class DispatchCommand(TaskCommand):
+    leading = 2  # WORKER_ID IMAGE
+
+
+def _mark_command(args: list[str], valued: set[str], leading: int = 1) -> list[str]:
+    """Insert `--` before the first positional word after the `leading` ones."""
     positional = 0
     i = 0
     while i < len(args):
@@ -103,7 +94,7 @@ def _mark_command(args: list[str], valued: set[str]) -> list[str]:
             i += 2 if word in valued else 1  # a valued option's value follows it
             continue
         positional += 1
-        if positional == 2:
+        if positional == leading + 1:
             return [*args[:i], "--", *args[i:]]
         i += 1
     return args
@@ -192,38 +183,66 @@ def task(
              "task_type": task_type, "priority": priority, "timeout_seconds": timeout,
              "max_retries": retries, "env": _env(env), "target_worker_id": worker}  # fmt: skip
     body.update({key: value for key, value in given.items() if value is not None})
-    with _session() as client:
+    with session() as client:
         answer = client.submit(body)
         task_id = str(answer["task_id"])
         if answer.get("warning"):
             render.warn(str(answer["warning"]))  # stderr: stdout stays exactly the id
-        render.task_submitted(task_id)
         if not wait:
+            render.task_submitted(task_id)
             return
-        final = _until_final(client, task_id)
-    render.task_outcome(final)
-    raise typer.Exit(_exit_code(final))
+        render.info(f"{task_id} queued")  # stdout carries the task's own output only
+        final = _stream_until_final(client, task_id)
+    render.info(render.outcome_line(final))
+    raise typer.Exit(exit_code_of(final))
 
 
-def _until_final(client: Client, task_id: str) -> dict[str, Any]:
+def dispatch(
+    worker_id: Annotated[str, typer.Argument(metavar="WORKER_ID", show_default=False)],
+    image: Image, command: Command = None, shell: Shell = None, cpu: Cpu = None,
+    memory: Memory = None, storage: Storage = None, gpu: Gpu = None, name: Name = None,
+    wait: Wait = False,
+) -> None:  # fmt: skip
+    """Run a task on the named worker: WORKER_ID IMAGE [COMMAND...] (the seed's verb;
+    it waits in the queue until that worker has room)."""
+    task(image, command, shell, cpu, memory, storage, gpu, name=name, wait=wait, worker=worker_id)
+
+
+def _stream_until_final(client: Client, task_id: str) -> dict[str, Any]:
+    """Print the log as it comes (like `docker run`), then the task as it ended."""
     try:
+        _print_log(client, task_id, follow=True)
         while True:
             current = client.wait(task_id, FINAL, _FINAL_WAIT_S)
             if current["status"] in FINAL:
                 return current
     except KeyboardInterrupt:
         render.info(f"stopped waiting; {task_id} goes on (`cloudai cancel {task_id}` stops it)")
-        raise typer.Exit(_INTERRUPTED) from None
+        raise typer.Exit(INTERRUPTED) from None
 
 
-def _exit_code(task: dict[str, Any]) -> int:
-    """Like `docker run`: 0, the task's own exit code, 1 without one, 130 when cancelled."""
-    if task["status"] == "completed":
+# docker run's exit statuses for what is not the task's own exit code.
+NEVER_RAN, OUT_OF_MEMORY, TIMED_OUT = 125, 137, 124
+
+
+def exit_code_of(task: dict[str, Any]) -> int:
+    """Like `docker run`: 0; the task's own code; 137 out of memory; 124 timed out;
+    130 cancelled; 125 when it never ran (pull failed, refused)."""
+    status, code = task["status"], task.get("exit_code")
+    reason = str(task.get("reason") or "")
+    if status == "completed":
         return 0
-    if task["status"] == "cancelled":
-        return _INTERRUPTED
-    code = task.get("exit_code")
-    return code if isinstance(code, int) and code > 0 else 1
+    if status == "cancelled":
+        return INTERRUPTED
+    if reason.startswith("timeout"):
+        return TIMED_OUT
+    if reason.startswith("out of memory") or any(
+        a.get("oom_killed") for a in task.get("attempts") or []
+    ):
+        return OUT_OF_MEMORY
+    if isinstance(code, int) and code > 0:
+        return code
+    return NEVER_RAN if code is None else 1
 
 
 def list_tasks(
@@ -232,25 +251,76 @@ def list_tasks(
         typer.Option("--status", help="queued, assigned, running, completed, failed, cancelled."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
-    as_json: Json = False,
+    output: Output = Format.TABLE,
+    json_flag: JsonFlag = False,
 ) -> None:
     """List your tasks, newest first."""
-    with _session() as client:
+    with session() as client:
         answer = client.list_tasks(status, limit)
-    if as_json:
+    if wants_json(output, json_flag):
         render.json_doc(answer)
     else:
         render.tasks_table(answer["tasks"])
 
 
-def status(task_id: TaskId, as_json: Json = False) -> None:
-    """Show a task: status, why it waits, its attempts and events."""
-    with _session() as client:
+def status(
+    task_id: Annotated[
+        str | None, typer.Argument(metavar="[TASK_ID]", help="Without it: the whole cluster.")
+    ] = None,
+    watch: cluster.Watch = False,
+    interval: cluster.Interval = 2.0,
+    output: Output = Format.TABLE,
+    json_flag: JsonFlag = False,
+) -> None:
+    """The cluster at a glance; with TASK_ID, that task: status, why it waits, its
+    attempts and events."""
+    with session() as client:
+        if task_id is None:
+            cluster.cluster_status(client, output, json_flag, watch, interval)
+            return
         detail = client.task(task_id)
-    if as_json:
+    if wants_json(output, json_flag):
         render.json_doc(detail)
     else:
         render.task_detail(detail)
+
+
+def events(task_id: TaskId, output: Output = Format.TABLE, json_flag: JsonFlag = False) -> None:
+    """A task's status changes, oldest first, each with its reason."""
+    with session() as client:
+        detail = client.task(task_id)
+    if wants_json(output, json_flag):
+        render.json_doc({"task_id": detail["task_id"], "events": detail.get("events") or []})
+    else:
+        render.events(detail.get("events") or [])
+
+
+def monitor(task_id: TaskId) -> None:
+    """Follow a task: its status changes on stderr, its live log on stdout, until it ends."""
+    with session() as client:
+        seen = client.task(task_id)
+        render.info(f"{task_id} {seen['status']}")
+        if seen["status"] not in ("running", *FINAL):
+            seen = client.wait(task_id, ("running", *FINAL), _START_WAIT_S * 10)
+            render.info(f"{task_id} {seen['status']}")
+        _print_log(client, task_id, follow=True)
+        final = client.wait(task_id, FINAL, _FINAL_WAIT_S)
+    render.info(render.outcome_line(final))
+
+
+def whoami() -> None:
+    """Who the stored login (or CLOUDAI_TOKEN) is, and on which master."""
+    with session() as client:
+        user = client.me()
+        render.line(f"{user['email']} ({user['role']}) on {client.url}")
+
+
+def logout() -> None:
+    """End the session on the master and forget the stored token."""
+    with session() as client:
+        client.logout()
+    (config_dir() / "credentials.json").unlink(missing_ok=True)
+    render.info("logged out")
 
 
 def logs(
@@ -260,11 +330,11 @@ def logs(
     ] = False,
 ) -> None:
     """Print a task's log (stdout and stderr of its current attempt)."""
-    with _session() as client:
+    with session() as client:
         try:
             _print_log(client, task_id, follow)
         except KeyboardInterrupt:
-            raise typer.Exit(_INTERRUPTED) from None
+            raise typer.Exit(INTERRUPTED) from None
 
 
 def _print_log(client: Client, task_id: str, follow: bool) -> None:
@@ -301,16 +371,16 @@ def _await_bytes(client: Client, task_id: str, status: str) -> None:
 
 def cancel(task_id: TaskId) -> None:
     """Cancel a queued, assigned or running task."""
-    with _session() as client:
+    with session() as client:
         answer = client.cancel(task_id)
     render.task_cancelled(answer)
 
 
-def task_files(task_id: TaskId, as_json: Json = False) -> None:
+def task_files(task_id: TaskId, output: Output = Format.TABLE, json_flag: JsonFlag = False) -> None:
     """List the files a task left under /output."""
-    with _session() as client:
+    with session() as client:
         listing = client.files(task_id)
-    if as_json:
+    if wants_json(output, json_flag):
         render.json_doc(listing)
     else:
         render.files_table(listing)
@@ -329,7 +399,7 @@ def download(
 ) -> None:
     """Download one output file of a task; its sha256 is checked against the listing."""
     target = _target(path, out)
-    with _session() as client:
+    with session() as client:
         if target.exists() and not force:
             raise CliError(f"{target} already exists; pass --force to overwrite it")
         listing = client.files(task_id)
@@ -393,3 +463,9 @@ def register(app: typer.Typer) -> None:
     app.command("cancel")(cancel)
     app.command("task-files")(task_files)
     app.command("download")(download)
+    app.command("events")(events)
+    app.command("monitor")(monitor)
+    app.command("whoami")(whoami)
+    app.command("logout")(logout)
+    app.command("dispatch", cls=DispatchCommand)(dispatch)
+    cluster.register(app)

@@ -48,7 +48,7 @@ def test_task_sends_docker_style_sizes_as_gib(monkeypatch: pytest.MonkeyPatch) -
     def session() -> Iterator[_Recorder]:
         yield client
 
-    monkeypatch.setattr(tasks, "_session", session)
+    monkeypatch.setattr(tasks, "session", session)
     app = entry.build()
     result = CliRunner().invoke(app, ["task", "img", "--memory", "512m", "--storage", "2g"])
     assert result.exit_code == 0, result.output

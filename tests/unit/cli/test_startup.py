@@ -22,7 +22,7 @@ def test_light_commands_import_nothing_heavy(args: list[str], tmp_path: Path) ->
         [sys.executable, "-X", "importtime", "-m", "cloudai", *args],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr
+    assert result.returncode in (0, 4), result.stderr  # 4: not logged in
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert "cloudai.entry" in imported  # the measurement itself worked
     loaded = sorted(m for m in imported if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
