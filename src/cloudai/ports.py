@@ -111,10 +111,13 @@ class Store(Protocol):
         newest_first: bool = False,
         worker_id: str | None = None,
         after: tuple[datetime, str] | None = None,
+        tag: str | None = None,
+        since: datetime | None = None,
     ) -> list[Task]:
         """Oldest first by default (the queue order: created_at, then task_id);
-        newest first for listings shown to people. `after` (oldest first only) is a
-        (created_at, task_id) key: only rows after it, for paging a changing set."""
+        newest first for listings shown to people. `after` is a (created_at, task_id)
+        key: only rows after it in the chosen order, for paging a changing set.
+        `since`: created at or after it."""
         ...
 
     async def count_tasks(

@@ -233,6 +233,7 @@ class TaskListOut(BaseModel):
     tasks: list[TaskOut]
     limit: int
     offset: int
+    next_cursor: str | None = None  # set when the page is full: pass it back as `cursor`
 
 
 class CancelOut(BaseModel):

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from cloudai.domain import lifecycle as rules
 from cloudai.domain import sla
@@ -35,6 +36,20 @@ logger = logging.getLogger(__name__)
 
 def new_task_id() -> str:
     return f"task-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """What a task listing asks for; None means any."""
+
+    statuses: tuple[TaskStatus, ...] | None = None
+    tag: str | None = None
+    worker_id: str | None = None
+    owner: str | None = None  # another user's tasks: admins only
+    since: datetime | None = None
+    after: tuple[datetime, str] | None = None  # (created_at, task_id) of the last one seen
+    limit: int = 100
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +153,19 @@ class TaskService:
             raise NotFound(f"task {task_id} not found")
         return task
 
-    async def list_tasks(
-        self, user: User, status: TaskStatus | None, limit: int, offset: int
-    ) -> list[Task]:
-        owner = None if user.role is Role.ADMIN else user.user_id
+    async def list_tasks(self, user: User, wanted: TaskFilter) -> list[Task]:
+        """The caller's tasks (an admin's: everyone's, or `wanted.owner`'s), newest
+        first, filtered; page with `wanted.after` (the last task's key)."""
+        owner = wanted.owner
+        if user.role is not Role.ADMIN:
+            if owner not in (None, user.user_id):
+                raise Forbidden("only admins may list other users' tasks")
+            owner = user.user_id
         return await self._store.list_tasks(
-            user_id=owner,
-            statuses=[status] if status else None,
-            limit=limit,
-            offset=offset,
-            newest_first=True,
-        )
+            user_id=owner, statuses=wanted.statuses, limit=wanted.limit, offset=wanted.offset,
+            newest_first=True, worker_id=wanted.worker_id, after=wanted.after, tag=wanted.tag,
+            since=wanted.since,
+        )  # fmt: skip
 
     async def wait(
         self, user: User, task_id: str, until: set[TaskStatus], timeout_s: float

@@ -141,17 +141,25 @@ class InMemoryStore:
         newest_first: bool = False,
         worker_id: str | None = None,
         after: tuple[datetime, str] | None = None,
+        tag: str | None = None,
+        since: datetime | None = None,
     ) -> list[Task]:
+        bound = None if after is None else (_utc(after[0]), after[1])
         rows = [
             t
             for t in self._tasks.values()
             if (user_id is None or t.user_id == user_id)
             and (worker_id is None or t.worker_id == worker_id)
+            and (tag is None or t.tag == tag)
             and (statuses is None or t.status in statuses)
+            and (since is None or t.created_at >= _utc(since))
             and (
-                after is None
-                or newest_first
-                or (t.created_at, t.task_id) > (_utc(after[0]), after[1])
+                bound is None
+                or (
+                    (t.created_at, t.task_id) < bound
+                    if newest_first
+                    else (t.created_at, t.task_id) > bound
+                )
             )
         ]
         rows.sort(key=lambda t: (t.created_at, t.task_id), reverse=newest_first)

@@ -198,22 +198,26 @@ class SqlStore:
         newest_first: bool = False,
         worker_id: str | None = None,
         after: tuple[datetime, str] | None = None,
+        tag: str | None = None,
+        since: datetime | None = None,
     ) -> list[Task]:
         stmt = select(TaskRow)
-        if user_id is not None:
-            stmt = stmt.where(TaskRow.user_id == user_id)
-        if worker_id is not None:
-            stmt = stmt.where(TaskRow.worker_id == worker_id)
+        for column, wanted in ((TaskRow.user_id, user_id), (TaskRow.worker_id, worker_id),
+                               (TaskRow.tag, tag)):  # fmt: skip
+            if wanted is not None:
+                stmt = stmt.where(column == wanted)
         if statuses is not None:
             stmt = stmt.where(TaskRow.status.in_([s.value for s in statuses]))
+        if since is not None:
+            stmt = stmt.where(TaskRow.created_at >= rows.utc(since))
+        key = tuple_(TaskRow.created_at, TaskRow.task_id)
+        if after is not None:
+            bound = (rows.utc(after[0]), after[1])
+            stmt = stmt.where(key < bound if newest_first else key > bound)
         if newest_first:
             stmt = stmt.order_by(TaskRow.created_at.desc(), TaskRow.task_id.desc())
         else:
             stmt = stmt.order_by(TaskRow.created_at.asc(), TaskRow.task_id.asc())
-            if after is not None:
-                stmt = stmt.where(
-                    tuple_(TaskRow.created_at, TaskRow.task_id) > (rows.utc(after[0]), after[1])
-                )
         return [rows.task_of(r) for r in await self._all(stmt.limit(limit).offset(offset))]
 
     async def list_finished(

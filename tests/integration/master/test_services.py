@@ -29,7 +29,7 @@ from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.gateway import FakeWorkerGateway
 from cloudai.master.lifecycle import Lifecycle
 from cloudai.master.registry import WorkerRegistry
-from cloudai.master.tasks import TaskService
+from cloudai.master.tasks import TaskFilter, TaskService
 from cloudai.ports import FakeClock
 from cloudai.store.sql import SqlStore, open_store
 
@@ -241,8 +241,8 @@ async def test_other_users_tasks_do_not_exist_for_them(master: Master) -> None:
         await master.tasks.get(master.bob, task.task_id)
     with pytest.raises(NotFound):
         await master.tasks.cancel(master.bob, task.task_id)
-    assert await master.tasks.list_tasks(master.bob, None, 100, 0) == []
-    assert [t.task_id for t in await master.tasks.list_tasks(master.alice, None, 100, 0)] == [
+    assert await master.tasks.list_tasks(master.bob, TaskFilter()) == []
+    assert [t.task_id for t in await master.tasks.list_tasks(master.alice, TaskFilter())] == [
         task.task_id
     ]
 

@@ -211,6 +211,12 @@ async def test_list_tasks_orders_filters_and_pages(store: Store) -> None:
     assert await store.count_tasks(user_id="u1", statuses=running_or_failed) == 2
     assert await store.count_tasks(statuses={TaskStatus.QUEUED}) == 3
     assert await store.count_tasks(user_id="nobody") == 0
+    # Keyset paging in either order, and the tag / since filters.
+    key = (d.created_at, d.task_id)
+    assert await store.list_tasks(newest_first=True, after=key) == [c, b, a]
+    assert await store.list_tasks(after=key) == [e]
+    assert await store.list_tasks(tag="train", since=at[2]) == [c, d, e]
+    assert await store.list_tasks(tag="other") == []
 
 
 # --------------------------------------------------------------------------- the cluster

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from cloudai.api.deps import CurrentUser, ServicesDep
 from cloudai.api.limits import MAX_LOG_READ, LogReadSize, Offset, PageSize, WaitSeconds
@@ -18,6 +22,7 @@ from cloudai.api.schemas import (
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.task import Task, TaskStatus
 from cloudai.master.core import Services
+from cloudai.master.tasks import TaskFilter
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
@@ -40,12 +45,58 @@ async def submit(body: TaskIn, user: CurrentUser, services: ServicesDep) -> Subm
 async def list_tasks(
     user: CurrentUser,
     services: ServicesDep,
-    status: TaskStatus | None = None,
+    status: Annotated[
+        str | None, Query(description="One status, or several, comma-separated.")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    worker_id: Annotated[str | None, Query(max_length=200)] = None,
+    user_id: Annotated[str | None, Query(max_length=64, description="Admins: this user's.")] = None,
+    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of a page.")
+    ] = None,
     limit: PageSize = 100,
     offset: Offset = 0,
 ) -> TaskListOut:
-    tasks = await services.tasks.list_tasks(user, status, limit, offset)
-    return TaskListOut(tasks=[_out(services, t) for t in tasks], limit=limit, offset=offset)
+    """Tasks newest first (yours; an admin's: everyone's), filtered. A full page carries
+    `next_cursor`: pass it back as `cursor` for the next (stable under new submits)."""
+    wanted = TaskFilter(
+        statuses=_statuses(status), tag=tag, worker_id=worker_id, owner=user_id,
+        since=since, after=decode_cursor(cursor), limit=limit, offset=offset,
+    )  # fmt: skip
+    tasks = await services.tasks.list_tasks(user, wanted)
+    next_cursor = encode_cursor(tasks[-1]) if len(tasks) == limit else None
+    return TaskListOut(
+        tasks=[_out(services, t) for t in tasks], limit=limit, offset=offset,
+        next_cursor=next_cursor,
+    )  # fmt: skip
+
+
+def _statuses(raw: str | None) -> tuple[TaskStatus, ...] | None:
+    if not raw:
+        return None
+    words = [w.strip() for w in raw.split(",") if w.strip()]
+    try:
+        return tuple(TaskStatus(w) for w in words)
+    except ValueError:
+        known = ", ".join(s.value for s in TaskStatus)
+        raise InvalidRequest(f"unknown status in {raw!r}; known: {known}") from None
+
+
+def encode_cursor(task: Task) -> str:
+    key = f"{task.created_at.isoformat()}|{task.task_id}"
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, task_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
+        return datetime.fromisoformat(at), task_id
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest(f"cursor {cursor!r} is not one this server gave") from None
 
 
 def _out(services: Services, task: Task) -> TaskOut:
