@@ -111,6 +111,7 @@ class TaskRow(Base):
         Index("ix_tasks_status_created", "status", "created_at", "task_id"),
         Index("ix_tasks_worker_status", "worker_id", "status"),
         Index("ix_tasks_finished_at", "finished_at"),
+        Index("ix_tasks_user_created", "user_id", "created_at", "task_id"),
     )
 
 
