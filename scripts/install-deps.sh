@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what CloudAI needs on Debian 12 (run as root), idempotently:
-#   scripts/install-deps.sh [docker] [postgres] [promtool]
+#   scripts/install-deps.sh [docker] [postgres] [promtool] [registry]
 # Always: a Python virtual environment in .venv with CloudAI, its PostgreSQL driver and
 #         its dev tools.
 # docker:   Debian's docker.io + busybox-static, and a running dockerd
@@ -8,16 +8,19 @@
 # postgres: Debian's PostgreSQL server.
 # promtool: Debian's prometheus package, for its promtool (the test suite checks the
 #           master's /metrics output with `promtool check metrics`).
+# registry: Debian's docker-registry (distribution registry v2), for its binary only: the
+#           pull tests start their own registries on loopback (tests/registry.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-want_docker=0 want_postgres=0 want_promtool=0
+want_docker=0 want_postgres=0 want_promtool=0 want_registry=0
 for arg in "$@"; do
   case "$arg" in
     docker) want_docker=1 ;;
     postgres) want_postgres=1 ;;
     promtool) want_promtool=1 ;;
+    registry) want_registry=1 ;;
     *) echo "unknown component: $arg" >&2; exit 2 ;;
   esac
 done
@@ -26,6 +29,7 @@ packages=(python3-venv)
 [ "$want_docker" = 1 ] && packages+=(docker.io busybox-static)
 [ "$want_postgres" = 1 ] && packages+=(postgresql)
 [ "$want_promtool" = 1 ] && packages+=(prometheus)
+[ "$want_registry" = 1 ] && packages+=(docker-registry)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -34,6 +38,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$want_registry" = 1 ] && command -v systemctl >/dev/null 2>&1; then
+    # The package enables a system-wide registry on :5000; the tests need none of it.
+    systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ "$want_docker" = 1 ] && ! docker info >/dev/null 2>&1; then

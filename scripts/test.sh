@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian 12 machine (as root),
-# start dockerd and PostgreSQL on loopback, build the local test image, then run
+# start dockerd and PostgreSQL on loopback, build the local test image (the pull tests
+# start their own Docker registries, tests/registry.py), then run
 # lint, type checks and the whole test suite: unit tests first, so they fail fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-scripts/install-deps.sh docker postgres promtool
+scripts/install-deps.sh docker postgres promtool registry
 
 # PostgreSQL on loopback for the store suite (idempotent).
 pg_version="$(ls /etc/postgresql | sort -V | tail -n 1)"

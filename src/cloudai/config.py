@@ -11,10 +11,11 @@ shares with the other commands keep their common names: `CLOUDAI_MASTER`,
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloudai.domain.images import RegistryPolicy
@@ -22,9 +23,11 @@ from cloudai.domain.images import RegistryPolicy
 SchedulerName = Literal["round_robin", "best_fit", "spread", "rts", "agent"]
 ExecutorKind = Literal["docker", "process", "fake"]
 Registration = Literal["open", "admin-only"]
+PullPolicy = Literal["if-not-present", "always", "never"]
 SCHEDULERS: tuple[str, ...] = get_args(SchedulerName)
 EXECUTORS: tuple[str, ...] = get_args(ExecutorKind)
 
+_ORIGIN = re.compile(r"https?://[^/\s*]+")  # no path, no wildcard
 ADMIN_PASSWORD_FILE = "admin-password"
 JOIN_TOKEN_FILE = "join-token"
 
@@ -84,12 +87,26 @@ class MasterSettings(BaseSettings):
     allowed_registries: str = ""
     allow_private_registries: bool = False
     registration: Registration = "open"  # admin-only: only admins create accounts
+    # Browser origins (scheme://host[:port], comma-separated) whose pages may call the
+    # REST API with credentials, e.g. the seed dashboard's http://localhost:3000.
+    cors_origins: str = ""
     # Failed logins allowed per login_window_s, before that login is refused (429):
     login_failures_per_pair: int = Field(default=10, gt=0)  # one account from one address
     login_failures_per_address: int = Field(default=100, gt=0)  # one address, any account
     login_failures_per_account: int = Field(default=50, gt=0)  # see master/throttle.py
     login_window_s: float = Field(default=300.0, gt=0)
     login_tracked_max: int = Field(default=100_000, gt=0)  # memory bound of the counters
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",")):
+            if origin and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], no path")
+        return value
+
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
 
     def registry_policy(self) -> RegistryPolicy:
         listed = (name.strip() for name in self.allowed_registries.split(","))
@@ -134,6 +151,12 @@ class WorkerSettings(BaseSettings):
     # older than this, or, oldest first, beyond this many bytes.
     spool_max_age_s: float = Field(default=24 * 3600.0, gt=0)
     spool_max_bytes: int = Field(default=20 * 1024**3, gt=0)
+    # Docker executor: when to pull a task's image, how long a pull may take (then the
+    # attempt fails as pull_timeout, a counted retry), and a JSON file of credentials per
+    # registry: {"host:port": {"username": "…", "password": "…"}}.
+    pull_policy: PullPolicy = "if-not-present"
+    pull_timeout_s: float = Field(default=600.0, gt=0)
+    registry_auth_file: Path | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import Attempt, OutputFile, Task, TaskEvent, TaskResult, TaskStatus
-from cloudai.domain.users import User
+from cloudai.domain.users import ApiToken, User
 from cloudai.domain.workers import Worker
 
 
@@ -83,6 +83,37 @@ class Store(Protocol):
 
     async def get_user_by_email(self, email: str) -> User | None: ...
 
+    async def set_password(self, user_id: str, password_hash: str) -> int | None:
+        """Replace the user's password hash and bump their session generation in one
+        write; the new generation (None: no such user)."""
+        ...
+
+    async def revoke_sessions(self, user_id: str) -> int | None:
+        """Bump the user's session generation, revoking every login session issued
+        before; the new generation (None: no such user)."""
+        ...
+
+    # personal API tokens (`ApiToken`; looked up by the secret's hash)
+    async def add_api_token(self, token: ApiToken) -> None: ...
+
+    async def get_api_token(self, token_hash: str) -> ApiToken | None: ...
+
+    async def list_api_tokens(self, user_id: str) -> list[ApiToken]:
+        """The user's tokens, oldest first (created_at, then token_id)."""
+        ...
+
+    async def delete_api_token(self, user_id: str, token_id: str) -> bool:
+        """False when the user has no such token (another user's counts as none)."""
+        ...
+
+    async def touch_api_token(self, token_id: str, at: datetime) -> None:
+        """Record a use: last_used_at = `at` (a no-op for a deleted token)."""
+        ...
+
+    async def prune_api_tokens(self, expired_before: datetime) -> int:
+        """Delete the tokens that expired before `expired_before`; how many went."""
+        ...
+
     # the cluster
     async def claim_cluster_id(self, candidate: str) -> str:
         """The id of the cluster this database belongs to: the stored one, or
@@ -113,11 +144,12 @@ class Store(Protocol):
         after: tuple[datetime, str] | None = None,
         tag: str | None = None,
         since: datetime | None = None,
+        with_files: bool = False,
     ) -> list[Task]:
         """Oldest first by default (the queue order: created_at, then task_id);
         newest first for listings shown to people. `after` is a (created_at, task_id)
         key: only rows after it in the chosen order, for paging a changing set.
-        `since`: created at or after it."""
+        `since`: created at or after it. `with_files`: only tasks with stored outputs."""
         ...
 
     async def count_tasks(
@@ -185,5 +217,9 @@ class Store(Protocol):
         ...
 
     async def list_files(self, task_id: str) -> list[OutputFile]: ...
+
+    async def file_totals(self, task_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(number of files, total bytes) per task of `task_ids` that has any."""
+        ...
 
     async def close(self) -> None: ...

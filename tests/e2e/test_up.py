@@ -61,8 +61,11 @@ def test_task_runs_end_to_end_and_only_its_owner_sees_it(
     short = (cluster.data_dir / "cluster-id").read_text().strip().removeprefix("cluster-")[:6]
     assert task["worker_id"] in {f"local-{short}-1", f"local-{short}-2"}
     assert task["started_at"] and task["finished_at"]
-    path = [e["to_status"] for e in task["events"]]
+    path = [e["to_status"] for e in task["events"] if e["from_status"] != e["to_status"]]
     assert path == ["queued", "assigned", "running", "completed"]
+    # Start-up steps are events of the assigned task; the image is here: no pull.
+    steps = [e["reason"] for e in task["events"] if e["from_status"] == e["to_status"]]
+    assert [step.split(" cloudai-")[0] for step in steps] == ["creating container"]
 
     logs = alice.get(f"/api/tasks/{task_id}/logs").json()
     assert logs["complete"] is True

@@ -359,10 +359,11 @@ class TaskProgress(_message.Message):
     task_id: _builtins.str
     epoch: _builtins.int
     phase: _builtins.str
-    """"started" """
+    """"pulling", "creating" (start-up steps: task events only), "started" """
     at_ms: _builtins.int
     """when it happened, on the worker's clock"""
     message: _builtins.str
+    """a start-up step's line for the user, e.g. "pulling image x: 3 of 5 layers" """
     def __init__(
         self,
         *,

@@ -1,16 +1,33 @@
-"""Request-scoped dependencies: the service container and the authenticated user."""
+"""Request-scoped dependencies: the service container and the authenticated caller.
+
+The credential comes as `Authorization: Bearer <token>` (a login JWT or a personal API
+token, `cai_…`) or, for the dashboard, the HttpOnly session cookie. Both are FastAPI
+security schemes, so the OpenAPI document declares them on every route that needs one.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from cloudai.domain.errors import Unauthorized
 from cloudai.domain.users import User
+from cloudai.master.accounts import Identity
 from cloudai.master.core import Services
 
 COOKIE_NAME = "cloudai_token"
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A login token (`access_token` of /api/auth/login) or an API token (`cai_…`).",
+)
+_cookie = APIKeyCookie(
+    name=COOKIE_NAME, auto_error=False, description="The session cookie login sets (HttpOnly)."
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+Cookie = Annotated[str | None, Depends(_cookie)]
 
 
 def get_services(request: Request) -> Services:
@@ -21,14 +38,26 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def current_user(request: Request, services: ServicesDep) -> User:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        token = request.cookies.get(COOKIE_NAME, "")
-    if not token:
+def credential(bearer: Bearer, cookie: Cookie) -> str | None:
+    """The bearer token if one was sent, else the cookie's; None when neither was."""
+    token = bearer.credentials.strip() if bearer is not None else (cookie or "").strip()
+    return token or None
+
+
+Credential = Annotated[str | None, Depends(credential)]
+
+
+async def current_identity(token: Credential, services: ServicesDep) -> Identity:
+    if token is None:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
-    return await services.accounts.authenticate(token.strip())
+    return await services.accounts.identify(token)
+
+
+CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+
+
+async def current_user(identity: CurrentIdentity) -> User:
+    return identity.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -3,6 +3,7 @@ and no number in a query string may reach the store or a file seek unbounded."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import Query
@@ -76,11 +77,8 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 
 async def _reject(send: Send, limit: int) -> None:
-    body = (
-        b'{"error":"payload_too_large","detail":"request body exceeds '
-        + str(limit).encode()
-        + b' bytes"}'
-    )
+    text = f"request body exceeds {limit} bytes"
+    body = json.dumps({"error": "payload_too_large", "detail": text, "message": text}).encode()
     await send(
         {
             "type": "http.response.start",

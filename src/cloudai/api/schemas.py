@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -19,6 +19,9 @@ from cloudai.domain.task import (
     TaskStatus,
 )
 from cloudai.domain.users import User
+
+if TYPE_CHECKING:
+    from cloudai.master.outputs import StoredOutputs
 
 _MAX_COMMAND = 64 * 1024
 _MAX_ENV_VALUE = 32 * 1024
@@ -67,6 +70,11 @@ class TaskIn(BaseModel):
     """A submission. Numbers in cores and GiB; omitted requests take the defaults."""
 
     model_config = ConfigDict(extra="forbid")
+    # The seed's dashboard sends these; accepted and ignored (the owner is the caller).
+    user_id: Annotated[
+        str | int | None,
+        Field(exclude=True, description="Ignored: the owner is the authenticated user."),
+    ] = None
     docker_image: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\s]+$")]
     command: str | list[str] | None = None
     cpu_required: Annotated[float, Field(gt=0, le=1024)] = DEFAULT_REQUEST.cpu
@@ -267,6 +275,55 @@ class FilesOut(BaseModel):
     total_size: int
 
 
+class StoredOut(BaseModel):
+    task_id: str
+    name: str
+    status: TaskStatus
+    finished_at: datetime | None
+    files: int
+    total_size: int
+
+    @classmethod
+    def of(cls, stored: StoredOutputs) -> StoredOut:
+        t = stored.task
+        return cls(
+            task_id=t.task_id, name=t.name, status=t.status, finished_at=t.finished_at,
+            files=stored.files, total_size=stored.total_size,
+        )  # fmt: skip
+
+
+class StoredListOut(BaseModel):
+    tasks: list[StoredOut]
+    next_cursor: str | None = None
+
+
 class ErrorOut(BaseModel):
+    """Every error: a stable code, the explanation, and the same text as `message`
+    (the seed's clients show `message`)."""
+
     error: str
     detail: str
+    message: str
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    message: str
+
+
+class ValidationErrorOut(ErrorOut):
+    """422: the request did not validate; `message` names the first problem."""
+
+    errors: list[FieldErrorOut]
+
+
+# The seed's status words: its `pending` is submitted but not yet running on a worker,
+# which is our queued or assigned. Its other words are ours.
+_SEED_STATUSES = {"pending": (TaskStatus.QUEUED, TaskStatus.ASSIGNED)}
+
+
+def statuses_for(word: str) -> tuple[TaskStatus, ...]:
+    """The statuses a `status=` filter word means: one of ours, or the seed's
+    `pending`; any case. ValueError for an unknown word."""
+    word = word.strip().lower()
+    return _SEED_STATUSES.get(word) or (TaskStatus(word),)

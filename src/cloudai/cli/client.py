@@ -10,12 +10,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
-import httpx
-
 from cloudai.fileutil import write_atomically
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx  # imported when a Client is made: `--help` and shell completion go without
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 CREDENTIALS_FILE = "credentials.json"
@@ -58,13 +61,18 @@ def config_dir() -> Path:
     return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".config") / "cloudai"
 
 
-def save_credentials(credentials: Credentials) -> Path:
-    """Write credentials.json with mode 0600 in a 0700 directory; returns its path."""
+def ensure_config_dir() -> Path:
+    """The config directory, created 0700 when it does not exist yet."""
     directory = config_dir()
     if not directory.exists():
         directory.mkdir(mode=0o700, parents=True)
         directory.chmod(0o700)  # mkdir's mode is masked by the umask
-    path = directory / CREDENTIALS_FILE
+    return directory
+
+
+def save_credentials(credentials: Credentials) -> Path:
+    """Write credentials.json with mode 0600 in a 0700 directory; returns its path."""
+    path = ensure_config_dir() / CREDENTIALS_FILE
     record = {"url": credentials.url, "access_token": credentials.access_token}
     write_atomically(path, json.dumps(record).encode(), mode=0o600)
     return path
@@ -96,7 +104,11 @@ class Client:
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._hint_401 = "run `cloudai login` again" if token else ""
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        import httpx  # a sixth of the CLI's start-up: only for commands that talk HTTP
+
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, verify=_tls(self.url)
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -206,11 +218,27 @@ class _TransportErrors:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        import httpx  # already loaded: a Client made the request
+
         if isinstance(exc, httpx.ConnectError):
             raise ApiError(0, "unreachable", f"cannot reach the master at {self.url}") from exc
         if isinstance(exc, httpx.TransportError):
             detail = f"cannot reach the master at {self.url}: {exc or type(exc).__name__}"
             raise ApiError(0, "unreachable", detail) from exc
+
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _tls(url: str) -> ssl.SSLContext | bool:
+    """Certificate checks as usual for an https master. For a plain-http one (no proxy in
+    the environment) TLS is never used, and loading the CA bundle would cost a quarter of
+    the command's start: a context that trusts no CA is given, so TLS would fail closed."""
+    if url.startswith("http://") and not any(os.environ.get(v) for v in _PROXY_VARIABLES):
+        import ssl
+
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, against no CA at all
+    return True
 
 
 def _id(task_id: str) -> str:

@@ -8,11 +8,16 @@ from typing import Annotated
 import typer
 from rich.console import RenderableType
 
-from cloudai.cli import render, render_cluster
+from cloudai.cli import render, render_cluster, suggest
 from cloudai.cli.client import Client
 from cloudai.cli.session import Format, JsonFlag, Output, session, wants_json
 
-WorkerId = Annotated[str, typer.Argument(metavar="WORKER_ID", show_default=False)]
+WorkerId = Annotated[
+    str,
+    typer.Argument(
+        metavar="WORKER_ID", show_default=False, autocompletion=suggest.complete_worker_id
+    ),
+]
 Watch = Annotated[bool, typer.Option("--watch", "-w", help="Refresh in place until Ctrl-C.")]
 Interval = Annotated[float, typer.Option("--interval", min=0.2, help="Seconds between refreshes.")]
 

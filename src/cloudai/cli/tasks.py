@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperOption
 
-from cloudai.cli import cluster, render
+from cloudai.cli import cluster, render, suggest
 from cloudai.cli.client import (
     DEFAULT_URL,
     FINAL,
@@ -38,7 +38,10 @@ _START_WAIT_S = 30.0  # longest single wait for a queued task to start
 _FINAL_WAIT_S = 60.0  # longest single wait for a task to end
 _TAIL_POLLS = 40  # after the task ended, how often to look for its log's last bytes
 _TAIL_POLL_S = 0.25
-TaskId = Annotated[str, typer.Argument(metavar="TASK_ID", show_default=False)]
+TaskId = Annotated[
+    str,
+    typer.Argument(metavar="TASK_ID", show_default=False, autocompletion=suggest.complete_task_id),
+]
 
 
 def login(
@@ -150,7 +153,12 @@ Env = Annotated[
     list[str] | None,
     typer.Option("--env", "-e", metavar="NAME=VALUE", help="An environment variable (repeat)."),
 ]
-Worker = Annotated[str | None, typer.Option("--worker", help="Run only on this worker.")]
+Worker = Annotated[
+    str | None,
+    typer.Option(
+        "--worker", help="Run only on this worker.", autocompletion=suggest.complete_worker_id
+    ),
+]
 
 
 def _env(pairs: list[str] | None) -> dict[str, str] | None:
@@ -198,7 +206,7 @@ def task(
 
 
 def dispatch(
-    worker_id: Annotated[str, typer.Argument(metavar="WORKER_ID", show_default=False)],
+    worker_id: cluster.WorkerId,
     image: Image, command: Command = None, shell: Shell = None, cpu: Cpu = None,
     memory: Memory = None, storage: Storage = None, gpu: Gpu = None, name: Name = None,
     wait: Wait = False,
@@ -265,7 +273,12 @@ def list_tasks(
 
 def status(
     task_id: Annotated[
-        str | None, typer.Argument(metavar="[TASK_ID]", help="Without it: the whole cluster.")
+        str | None,
+        typer.Argument(
+            metavar="[TASK_ID]",
+            help="Without it: the whole cluster.",
+            autocompletion=suggest.complete_task_id,
+        ),
     ] = None,
     watch: cluster.Watch = False,
     interval: cluster.Interval = 2.0,

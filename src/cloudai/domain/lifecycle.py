@@ -2,6 +2,7 @@
 a typed `Transition` out.
 
     place    queued -> assigned               a new attempt (epoch + 1) on a worker
+    progress assigned (unchanged)             a start-up step: pulling, creating; an event only
     start    assigned -> running              the worker reported the container started
     finish   assigned|running -> final, or back to queued by the retry rule
     refuse   assigned -> queued               the assignment never reached the worker
@@ -44,6 +45,8 @@ class Transition:
     attempt: Attempt | None = None  # the new or changed attempt to upsert
     result: TaskResult | None = None  # the final outcome, when the task ends
 
+
+MAX_PROGRESS_TEXT = 200
 
 _ATTEMPT_END = {
     Failure.CANCELLED: AttemptStatus.CANCELLED,
@@ -94,6 +97,22 @@ def place(task: Task, *, worker_id: str, at: datetime, by: str = "") -> Transiti
         epoch=epoch, worker_id=worker_id, exit_code=None, scheduler=by,
     )  # fmt: skip
     return Transition(moved, (event,), Attempt(task.task_id, epoch, worker_id, assigned_at=at))
+
+
+def progress(
+    task: Task, attempt: Attempt | None, *, worker_id: str, epoch: int, text: str, at: datetime
+) -> Transition | None:
+    """A start-up step of the current attempt (pulling its image, creating its
+    container): recorded as an event; the task, still assigned, is written unchanged."""
+    if attempt is None or not holds(task, worker_id, epoch):
+        return None
+    if task.status is not TaskStatus.ASSIGNED:
+        return None  # it runs already: a late report must not read as after "running"
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())  # one line
+    if len(text) > MAX_PROGRESS_TEXT:
+        text = text[: MAX_PROGRESS_TEXT - 1] + "…"
+    event = TaskEvent(task.task_id, at, task.status, task.status, text, task.epoch)
+    return Transition(task, (event,))
 
 
 def start(

@@ -1,4 +1,4 @@
-"""Users and roles."""
+"""Users, roles, and the personal API tokens programs authenticate with."""
 
 from __future__ import annotations
 
@@ -20,3 +20,23 @@ class User:
     password_hash: str
     role: Role
     created_at: datetime
+    # Login sessions (JWTs) carry the generation they were issued in; bumping it
+    # (logout, password change) revokes every earlier one at once.
+    session_generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A personal API token's record. The secret itself is never stored: only its
+    SHA-256, which is enough for a high-entropy random token."""
+
+    token_id: str
+    user_id: str
+    name: str
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime | None = None  # None: until deleted
+    last_used_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now

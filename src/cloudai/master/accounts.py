@@ -1,11 +1,19 @@
-"""Accounts: registration, password login (argon2id, throttled), JWT issue/verify (HS256)."""
+"""Accounts: registration, password login (argon2id, throttled), JWT issue/verify (HS256),
+revocation, password change; personal API tokens are in `tokens.py`.
+
+Revocation: each user has a session generation, which every JWT carries (`gen`). Logout
+and password change bump it, so every earlier JWT of that user fails at once. That is
+one integer on the user row, read with the user on each request anyway: no deny-list to
+look up or prune, exact (no clock granularity), and it holds across masters sharing
+the database. The price: logging out ends all of the user's login sessions, not one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import jwt
@@ -13,14 +21,17 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cloudai.domain.errors import Conflict, Forbidden, InvalidRequest, Unauthorized
-from cloudai.domain.users import Role, User
+from cloudai.domain.users import ApiToken, Role, User
 from cloudai.master.throttle import LoginThrottle
+from cloudai.master.tokens import ApiTokenService, IssuedToken, is_api_token
 from cloudai.ports import Clock, Store
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _MIN_PASSWORD = 8
 _ALGORITHM = "HS256"
 _BAD_LOGIN = "invalid email or password"  # the same whether the email is known or not
+_BAD_TOKEN = "invalid or expired token"
+_SESSION_ONLY = "API tokens cannot do this: log in with the password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +39,14 @@ class Session:
     access_token: str
     user: User
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request is, and by which credential: a login session (JWT) or an API token."""
+
+    user: User
+    api_token: ApiToken | None = None
 
 
 class AccountService:
@@ -51,6 +70,7 @@ class AccountService:
         self._throttle = throttle if throttle is not None else LoginThrottle(clock)
         self._open_registration = open_registration
         self._dummy_hash: str | None = None  # made on the first unknown email
+        self.tokens = ApiTokenService(store, clock)
 
     async def sign_up(self, name: str, email: str, password: str) -> User:
         """Self-service registration, when the cluster allows it (else an admin adds users)."""
@@ -62,8 +82,7 @@ class AccountService:
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise InvalidRequest("email is not a valid address")
-        if len(password) < _MIN_PASSWORD:
-            raise InvalidRequest(f"password must be at least {_MIN_PASSWORD} characters")
+        _check_password(password)
         if not name.strip():
             raise InvalidRequest("name is required")
         if await self._store.get_user_by_email(email):
@@ -123,10 +142,17 @@ class AccountService:
             "iat": now,
             "exp": now + timedelta(seconds=self._ttl_s),
             "jti": uuid.uuid4().hex,
+            "gen": user.session_generation,
         }
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
     async def authenticate(self, token: str) -> User:
+        return (await self.identify(token)).user
+
+    async def identify(self, token: str) -> Identity:
+        """The identity behind a bearer credential (a JWT or an API token), or Unauthorized."""
+        if is_api_token(token):
+            return Identity(*await self.tokens.authenticate(token))
         try:
             # Expiry is checked against our clock below, so it is testable and consistent.
             claims = jwt.decode(
@@ -136,10 +162,54 @@ class AccountService:
                 options={"require": ["sub", "exp", "iat", "jti"], "verify_exp": False},
             )
         except jwt.PyJWTError as exc:
-            raise Unauthorized("invalid or expired token") from exc
+            raise Unauthorized(_BAD_TOKEN) from exc
         if int(claims["exp"]) <= self._clock.now().timestamp():
-            raise Unauthorized("invalid or expired token")
+            raise Unauthorized(_BAD_TOKEN)
         user = await self._store.get_user(str(claims["sub"]))
         if user is None:
             raise Unauthorized("the token's user no longer exists")
-        return user
+        # Tokens from before generations existed carry none: generation 0.
+        if claims.get("gen", 0) != user.session_generation:
+            raise Unauthorized("this session has ended (logged out or password changed)")
+        return Identity(user)
+
+    async def logout(self, identity: Identity) -> None:
+        """End the credential used: an API token is deleted; a login session ends with
+        every other login session of the user (see the module docstring)."""
+        if identity.api_token is not None:
+            await self._store.delete_api_token(identity.user.user_id, identity.api_token.token_id)
+        else:
+            await self._store.revoke_sessions(identity.user.user_id)
+
+    async def create_api_token(
+        self, identity: Identity, name: str, expires_in_days: int | None
+    ) -> IssuedToken:
+        """Only a login session mints tokens: a leaked token cannot make itself more."""
+        if identity.api_token is not None:
+            raise Forbidden(_SESSION_ONLY)
+        return await self.tokens.create(identity.user, name, expires_in_days)
+
+    async def change_password(
+        self, identity: Identity, current: str, new: str, *, address: str
+    ) -> Session:
+        """Set a new password, ending every login session; answers the caller's new one.
+        Throttled like a login: the current password must not be guessable through here."""
+        if identity.api_token is not None:
+            raise Forbidden(_SESSION_ONLY)
+        _check_password(new)
+        user = identity.user
+        self._throttle.admit(user.email, address)
+        if not await self._verify(user.password_hash, current):
+            raise Forbidden("the current password is wrong")
+        self._throttle.succeeded(user.email, address)
+        password_hash = await asyncio.to_thread(self._hasher.hash, new)
+        generation = await self._store.set_password(user.user_id, password_hash)
+        if generation is None:
+            raise Unauthorized("the token's user no longer exists")
+        user = replace(user, password_hash=password_hash, session_generation=generation)
+        return Session(self._issue(user), user, self._ttl_s)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < _MIN_PASSWORD:
+        raise InvalidRequest(f"password must be at least {_MIN_PASSWORD} characters")

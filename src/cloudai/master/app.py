@@ -21,6 +21,7 @@ from cloudai.api.app import create_app
 from cloudai.config import MasterSettings
 from cloudai.domain.errors import Unavailable
 from cloudai.fileutil import write_atomically
+from cloudai.master.admission import AdmissionRules
 from cloudai.master.agent_service import MasterAgentService
 from cloudai.master.core import CoreOptions, MasterCore, Services, build_core
 from cloudai.master.grpc_service import MasterWorkerService
@@ -141,6 +142,8 @@ class MasterApp:
             agent_timeout_s=s.agent_timeout_s,
             login_limits=login_limits(s),
             open_registration=s.registration == "open",
+            admission=AdmissionRules(s.registry_policy(), s.max_queued_per_user),
+            max_running_per_user=s.max_running_per_user,
         )
         core = self.core = build_core(store, SystemClock(), gateway, options)
         await core.registry.load()
@@ -194,7 +197,7 @@ class MasterApp:
         # Bound here, not by uvicorn: a port in use is then a clear error, not an exit.
         sock = _listen(self.settings.http_host, self.settings.http_port)
         config = uvicorn.Config(
-            create_app(services),
+            create_app(services, cors_origins=self.settings.cors_origin_list()),
             host=self.settings.http_host,
             port=self.settings.http_port,
             log_level="warning",

@@ -14,13 +14,16 @@ from cloudai.master.accounts import AccountService
 from cloudai.master.admission import Admission, AdmissionRules
 from cloudai.master.agent import AgentLink
 from cloudai.master.applier import PlanApplier
+from cloudai.master.bus import EventBus, Heartbeat, WorkerChanged
 from cloudai.master.cluster import ClusterService
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.files import FileArea
 from cloudai.master.gateway import WorkerGateway
 from cloudai.master.lifecycle import Lifecycle
+from cloudai.master.log_stream import LogStream
 from cloudai.master.logs import LogService
 from cloudai.master.metrics import Metrics
+from cloudai.master.outputs import OutputService
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.snapshot import SnapshotBuilder
 from cloudai.master.tasks import TaskService
@@ -44,6 +47,9 @@ class Services:
     dispatcher: Dispatcher
     cluster: ClusterService
     metrics: Metrics
+    outputs: OutputService
+    bus: EventBus
+    log_stream: LogStream
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,7 @@ class MasterCore:
     uploads: UploadService
     watch: TaskWatch
     services: Services
+    bus: EventBus
 
 
 def build_core(
@@ -88,9 +95,10 @@ def build_core(
     registry = WorkerRegistry(
         store, clock, suspect_after_s=options.suspect_after_s, lost_after_s=options.lost_after_s
     )
-    watch = TaskWatch()
+    bus = _event_bus(registry)
+    watch = TaskWatch(bus)
     accounting = Accounting(clock, half_life_s=options.fair_share_half_life_s)
-    writer = TaskWriter(store, watch, [accounting.observe])
+    writer = TaskWriter(store, bus, [accounting.observe])
     lifecycle = Lifecycle(store, clock, writer)
     applier = PlanApplier(store, clock, registry, writer, gateway, lifecycle)
     agent = AgentLink(clock, timeout_s=options.agent_timeout_s)
@@ -126,11 +134,26 @@ def build_core(
     uploads = UploadService(store, area, watch, max_bytes=options.max_upload_bytes)
     logs = LogService(tasks, area, registry, gateway)
     cluster, metrics = _observers(store, clock, registry, writer, lifecycle, dispatcher, tasks)
-    services = Services(accounts, tasks, logs, area, registry, dispatcher, cluster, metrics)
+    outputs = OutputService(store, tasks, area)
+    log_stream = LogStream(tasks, area, registry, gateway, bus)
+    services = Services(
+        accounts, tasks, logs, area, registry, dispatcher, cluster, metrics, outputs, bus,
+        log_stream,
+    )  # fmt: skip
     return MasterCore(
         store, clock, gateway, registry, lifecycle, dispatcher, applier, accounting, agent,
-        accounts, tasks, uploads, watch, services,
+        accounts, tasks, uploads, watch, services, bus,
     )  # fmt: skip
+
+
+def _event_bus(registry: WorkerRegistry) -> EventBus:
+    """The event bus: worker events from the registry here, task events from the writer."""
+    bus = EventBus()
+    registry.observe_heartbeats(lambda wid, at, usage: bus.publish(Heartbeat(wid, at, usage)))
+    registry.observe_changes(
+        lambda w: bus.publish(WorkerChanged(w.worker_id, w.status, w.eligibility))
+    )
+    return bus
 
 
 def _observers(

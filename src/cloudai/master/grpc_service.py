@@ -108,8 +108,13 @@ class MasterWorkerService(MasterSide):
         try:
             worker_id = self._caller(context)
             task = None
+            step = convert.progress_text(request)
             if request.phase == convert.PHASE_STARTED:
                 task = await self._lifecycle.started(request.task_id, request.epoch, worker_id)
+            elif step is not None:
+                task = await self._lifecycle.progressed(
+                    request.task_id, request.epoch, worker_id, step
+                )
         except CloudAIError as exc:
             await abort_with(context, exc)
         # A repeated or stale report is acknowledged too: the worker may forget it.

@@ -61,6 +61,20 @@ class Lifecycle:
             task_id, lambda t, a: rules.start(t, a, worker_id=worker_id, epoch=epoch, at=at)
         )
 
+    async def progressed(
+        self, task_id: str, epoch: int, worker_id: str, message: str
+    ) -> Task | None:
+        """A start-up step (pulling the image, creating the container): an event only;
+        the task stays assigned. None once it runs, or for another attempt."""
+        at = self._clock.now()
+
+        def decide(task: Task, attempt: Attempt | None) -> Transition | None:
+            return rules.progress(
+                task, attempt, worker_id=worker_id, epoch=epoch, text=message, at=at
+            )
+
+        return await self._writer.change(task_id, decide)
+
     async def refused(self, task_id: str, epoch: int, worker_id: str, why: str) -> Task | None:
         """The worker could not take the attempt: back to the queue, nothing ran."""
         at = self._clock.now()

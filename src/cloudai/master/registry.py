@@ -19,6 +19,7 @@ from cloudai.ports import Clock, Store
 logger = logging.getLogger(__name__)
 
 HeartbeatObserver = Callable[[str, datetime, Usage], None]
+WorkerObserver = Callable[[Worker], None]  # gets a copy
 
 
 class WorkerRegistry:
@@ -31,6 +32,7 @@ class WorkerRegistry:
         self._lost_after_s = lost_after_s
         self._workers: dict[str, Worker] = {}
         self._heartbeat_observers: list[HeartbeatObserver] = []
+        self._change_observers: list[WorkerObserver] = []
 
     async def load(self) -> None:
         """Rebuild the cache from the store. No worker is trusted as active until it
@@ -59,6 +61,7 @@ class WorkerRegistry:
         self._workers[worker_id] = worker
         await self._store.upsert_worker(worker)
         logger.info("worker registered", extra={"worker_id": worker_id, "address": address})
+        self._changed(worker)
         return replace(worker)
 
     async def heartbeat(self, worker_id: str, usage: Usage) -> Worker:
@@ -67,10 +70,13 @@ class WorkerRegistry:
             raise NotFound(f"worker {worker_id} is not registered")
         worker.last_heartbeat = self._clock.now()
         worker.usage = usage
-        if worker.status is not WorkerStatus.ACTIVE:
+        back = worker.status is not WorkerStatus.ACTIVE
+        if back:
             logger.info("worker back", extra={"worker_id": worker_id})
         worker.status = WorkerStatus.ACTIVE
         await self._store.upsert_worker(worker)
+        if back:
+            self._changed(worker)
         for observer in self._heartbeat_observers:
             observer(worker_id, worker.last_heartbeat, usage)
         return replace(worker)
@@ -78,6 +84,15 @@ class WorkerRegistry:
     def observe_heartbeats(self, observer: HeartbeatObserver) -> None:
         """Call `observer(worker_id, at, usage)` after every accepted heartbeat."""
         self._heartbeat_observers.append(observer)
+
+    def observe_changes(self, observer: WorkerObserver) -> None:
+        """Call `observer(worker)` after a worker registers, or its liveness or
+        eligibility changes."""
+        self._change_observers.append(observer)
+
+    def _changed(self, worker: Worker) -> None:
+        for observer in self._change_observers:
+            observer(replace(worker))
 
     async def check_liveness(self) -> list[str]:
         """Mark late workers suspect, silent ones lost. Returns the newly lost ids."""
@@ -95,6 +110,7 @@ class WorkerRegistry:
             worker.status = status
             await self._store.upsert_worker(worker)
             logger.warning("worker %s", status, extra={"worker_id": worker.worker_id})
+            self._changed(worker)
             if status is WorkerStatus.LOST:
                 newly_lost.append(worker.worker_id)
         return newly_lost
@@ -107,6 +123,7 @@ class WorkerRegistry:
         worker.eligibility = eligibility
         await self._store.upsert_worker(worker)
         logger.info("worker %s", eligibility.value, extra={"worker_id": worker_id})
+        self._changed(worker)
         return replace(worker)
 
     def mark_suspect(self, worker_id: str, why: str) -> None:
@@ -116,6 +133,7 @@ class WorkerRegistry:
         if worker is not None and worker.status is WorkerStatus.ACTIVE:
             worker.status = WorkerStatus.SUSPECT
             logger.warning("worker unreachable: %s", why, extra={"worker_id": worker_id})
+            self._changed(worker)
 
     def get(self, worker_id: str) -> Worker | None:
         worker = self._workers.get(worker_id)

@@ -125,7 +125,7 @@ class TaskService:
             task_type=task_type,
             tau_s=self._accounting.tau_for(task_type),
         )
-        await self._store.add_task(task, submitted_event(task))
+        await self._writer.add(task, submitted_event(task))  # published: /ws/events
         logger.info("task submitted", extra={"task_id": task.task_id, "user_id": user.user_id})
         self._wake()
         warnings = []
@@ -153,7 +153,9 @@ class TaskService:
             raise NotFound(f"task {task_id} not found")
         return task
 
-    async def list_tasks(self, user: User, wanted: TaskFilter) -> list[Task]:
+    async def list_tasks(
+        self, user: User, wanted: TaskFilter, *, with_files: bool = False
+    ) -> list[Task]:
         """The caller's tasks (an admin's: everyone's, or `wanted.owner`'s), newest
         first, filtered; page with `wanted.after` (the last task's key)."""
         owner = wanted.owner
@@ -164,7 +166,7 @@ class TaskService:
         return await self._store.list_tasks(
             user_id=owner, statuses=wanted.statuses, limit=wanted.limit, offset=wanted.offset,
             newest_first=True, worker_id=wanted.worker_id, after=wanted.after, tag=wanted.tag,
-            since=wanted.since,
+            since=wanted.since, with_files=with_files,
         )  # fmt: skip
 
     async def wait(

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 
 from cloudai.domain.errors import NotFound
 from cloudai.domain.lifecycle import Transition
-from cloudai.domain.task import Attempt, Task
-from cloudai.master.watch import TaskWatch
+from cloudai.domain.task import Attempt, Task, TaskEvent
+from cloudai.master.bus import EventBus, TaskChanged
 from cloudai.ports import Store
 
 _MAX_CAS_ROUNDS = 8
@@ -23,11 +23,12 @@ Observer = Callable[[Task, Transition], None]
 
 
 class TaskWriter:
-    """The single writer of task status; wakes blocking readers after each commit."""
+    """The single writer of task status; publishes every committed change on the bus
+    (which wakes blocking readers and feeds the event streams)."""
 
-    def __init__(self, store: Store, watch: TaskWatch, observers: Sequence[Observer] = ()) -> None:
+    def __init__(self, store: Store, bus: EventBus, observers: Sequence[Observer] = ()) -> None:
         self._store = store
-        self._watch = watch
+        self._bus = bus
         self._observers = list(observers)
 
     def observe(self, observer: Observer) -> None:
@@ -62,9 +63,27 @@ class TaskWriter:
                 return transition.task
         raise RuntimeError(f"task {task_id}: compare-and-set kept losing; giving up")
 
+    async def add(self, task: Task, submitted: TaskEvent) -> None:
+        """Store a new task with its submission event, and publish that."""
+        await self._store.add_task(task, submitted)
+        self._bus.publish(_changed(task, submitted))
+
     async def committed(self, before: Task, transition: Transition) -> None:
-        """Tell observers and waiters about a transition written by this or another
+        """Tell observers and the bus about a transition written by this or another
         path (the plan applier writes its claims itself)."""
         for observer in self._observers:
             observer(before, transition)
-        await self._watch.bump()
+        for event in transition.events:  # a late start report may carry two moves
+            self._bus.publish(_changed(transition.task, event))
+
+
+def _changed(task: Task, event: TaskEvent) -> TaskChanged:
+    return TaskChanged(
+        task_id=task.task_id,
+        user_id=task.user_id,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        epoch=event.epoch,
+        reason=event.reason,
+        at=event.at,
+    )

@@ -1,43 +1,35 @@
-"""Blocking reads: wait until a task reaches a state, without polling.
+"""Blocking reads: wait until a task (or anything else the master tracks) reaches a
+state, without polling.
 
-Every committed task change bumps one version counter and wakes the waiters, who
-re-read what they care about. Cheap at our scale; precise enough for any waiter.
+A thin face of the event bus for the callers that wait (`/api/tasks/{id}/wait`, tests):
+each waiter holds a signal raised by the events it cares about (every event unless it
+says `on`) and re-runs its check when one came.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from cloudai.master.bus import EventBus, Filter, Nudge, everything
 
 T = TypeVar("T")
 
 
 class TaskWatch:
-    def __init__(self) -> None:
-        self._version = 0
-        self._changed = asyncio.Condition()
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
 
     async def bump(self) -> None:
-        async with self._changed:
-            self._version += 1
-            self._changed.notify_all()
+        """Something without an event of its own changed (a task's files arrived)."""
+        self._bus.publish(Nudge())
 
-    async def wait_for(self, check: Callable[[], Awaitable[tuple[bool, T]]], timeout_s: float) -> T:
-        """Re-run `check` after every change until it says done or time runs out;
-        returns its last value either way."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            seen = self._version  # read before checking, so no change slips between
-            done, value = await check()
-            remaining = deadline - time.monotonic()
-            if done or remaining <= 0:
-                return value
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait_for(self._moved(seen)), remaining)
-
-    def _moved(self, seen: int) -> Callable[[], bool]:
-        return lambda: self._version != seen
+    async def wait_for(
+        self,
+        check: Callable[[], Awaitable[tuple[bool, T]]],
+        timeout_s: float,
+        on: Filter = everything,
+    ) -> T:
+        """Re-run `check` after every matching event until it says done or time runs
+        out; returns its last value either way."""
+        return await self._bus.wait_for(check, timeout_s, on)

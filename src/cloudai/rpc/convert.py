@@ -83,6 +83,10 @@ def usage_from_heartbeat(beat: pb.Heartbeat) -> Usage:
 STARTING = "starting"
 RUNNING = "running"
 PHASE_STARTED = "started"
+# Start-up steps before "started": recorded as task events, the status unchanged.
+PHASE_PULLING = "pulling"
+PHASE_CREATING = "creating"
+_PROGRESS_TEXT = {PHASE_PULLING: "pulling image", PHASE_CREATING: "creating container"}
 
 
 def allocated_gpus_from_proto(item: pb.RunningTask) -> int:
@@ -187,8 +191,19 @@ def cancels_from_ack(ack: pb.HeartbeatAck) -> list[tuple[str, int]]:
     return [(item.task_id, item.epoch) for item in ack.cancel]
 
 
-def progress_to_proto(task_id: str, epoch: int, phase: str, at_ms: int) -> pb.TaskProgress:
-    return pb.TaskProgress(task_id=task_id, epoch=epoch, phase=phase, at_ms=at_ms)
+def progress_to_proto(
+    task_id: str, epoch: int, phase: str, at_ms: int, message: str = ""
+) -> pb.TaskProgress:
+    return pb.TaskProgress(task_id=task_id, epoch=epoch, phase=phase, at_ms=at_ms, message=message)
+
+
+def progress_text(report: pb.TaskProgress) -> str | None:
+    """What a start-up step report says, for the task's events; None when its phase is
+    not one (e.g. "started", or a newer peer's phase)."""
+    default = _PROGRESS_TEXT.get(report.phase)
+    if default is None:
+        return None
+    return report.message or default
 
 
 def finished_to_proto(finished: FinishedAttempt) -> pb.TaskResult:

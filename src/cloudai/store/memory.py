@@ -25,7 +25,7 @@ from cloudai.domain.task import (
     TaskResult,
     TaskStatus,
 )
-from cloudai.domain.users import User
+from cloudai.domain.users import ApiToken, User
 from cloudai.domain.workers import Worker
 from cloudai.ports import Claim, SlaCount
 
@@ -77,6 +77,7 @@ class InMemoryStore:
         self._results: dict[str, TaskResult] = {}
         self._files: dict[str, dict[str, OutputFile]] = {}  # by task_id, then path
         self._cluster_id: str | None = None
+        self._tokens: dict[str, ApiToken] = {}  # by token_id
 
     # users
 
@@ -90,6 +91,59 @@ class InMemoryStore:
 
     async def get_user_by_email(self, email: str) -> User | None:
         return _copy_opt(next((u for u in self._users.values() if u.email == email), None))
+
+    async def set_password(self, user_id: str, password_hash: str) -> int | None:
+        return self._bump(user_id, password_hash=password_hash)
+
+    async def revoke_sessions(self, user_id: str) -> int | None:
+        return self._bump(user_id)
+
+    def _bump(self, user_id: str, **changes: Any) -> int | None:
+        user = self._users.get(user_id)
+        if user is None:
+            return None
+        generation = user.session_generation + 1
+        self._users[user_id] = dataclasses.replace(user, session_generation=generation, **changes)
+        return generation
+
+    # personal API tokens
+
+    async def add_api_token(self, token: ApiToken) -> None:
+        taken = token.token_id in self._tokens or any(
+            t.token_hash == token.token_hash for t in self._tokens.values()
+        )
+        if taken:
+            raise Conflict(f"API token {token.token_id!r} exists")
+        self._tokens[token.token_id] = _copy(token)
+
+    async def get_api_token(self, token_hash: str) -> ApiToken | None:
+        found = (t for t in self._tokens.values() if t.token_hash == token_hash)
+        return _copy_opt(next(found, None))
+
+    async def list_api_tokens(self, user_id: str) -> list[ApiToken]:
+        mine = [t for t in self._tokens.values() if t.user_id == user_id]
+        return [_copy(t) for t in sorted(mine, key=lambda t: (t.created_at, t.token_id))]
+
+    async def delete_api_token(self, user_id: str, token_id: str) -> bool:
+        token = self._tokens.get(token_id)
+        if token is None or token.user_id != user_id:
+            return False
+        del self._tokens[token_id]
+        return True
+
+    async def touch_api_token(self, token_id: str, at: datetime) -> None:
+        token = self._tokens.get(token_id)
+        if token is not None:
+            self._tokens[token_id] = dataclasses.replace(token, last_used_at=_utc(at))
+
+    async def prune_api_tokens(self, expired_before: datetime) -> int:
+        cutoff = _utc(expired_before)
+        gone = [
+            k for k, t in self._tokens.items() if t.expires_at is not None and t.expires_at < cutoff
+        ]
+        for key in gone:
+            del self._tokens[key]
+        return len(gone)
 
     # workers
 
@@ -143,6 +197,7 @@ class InMemoryStore:
         after: tuple[datetime, str] | None = None,
         tag: str | None = None,
         since: datetime | None = None,
+        with_files: bool = False,
     ) -> list[Task]:
         bound = None if after is None else (_utc(after[0]), after[1])
         rows = [
@@ -151,6 +206,7 @@ class InMemoryStore:
             if (user_id is None or t.user_id == user_id)
             and (worker_id is None or t.worker_id == worker_id)
             and (tag is None or t.tag == tag)
+            and (not with_files or bool(self._files.get(t.task_id)))
             and (statuses is None or t.status in statuses)
             and (since is None or t.created_at >= _utc(since))
             and (
@@ -269,6 +325,13 @@ class InMemoryStore:
             self._files[task_id] = by_path
         else:
             self._files.pop(task_id, None)
+
+    async def file_totals(self, task_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        return {
+            task_id: (len(files), sum(f.size for f in files.values()))
+            for task_id in task_ids
+            if (files := self._files.get(task_id))
+        }
 
     async def list_files(self, task_id: str) -> list[OutputFile]:
         by_path = self._files.get(task_id, {})

@@ -47,7 +47,10 @@ def column(value: Any) -> Any:
 
 
 def user_of(r: UserRow) -> User:
-    return User(r.user_id, r.email, r.name, r.password_hash, Role(r.role), utc(r.created_at))
+    return User(
+        r.user_id, r.email, r.name, r.password_hash, Role(r.role), utc(r.created_at),
+        r.session_generation,
+    )  # fmt: skip
 
 
 def worker_values(w: Worker) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from cloudai.domain.workers import Worker
 from cloudai.ports import Claim, SlaCount, Store
 from cloudai.store import rows
 from cloudai.store.engine import make_engine, upgrade_to_head
+from cloudai.store.sql_tokens import TokenQueries
 from cloudai.store.tables import (
     AssignmentRow,
     Base,
@@ -82,8 +83,9 @@ async def open_store(url: str) -> SqlStore:
 # --------------------------------------------------------------------------- the store
 
 
-class SqlStore:
-    """`cloudai.ports.Store` on SQLAlchemy. Build it with `open_store`."""
+class SqlStore(TokenQueries):
+    """`cloudai.ports.Store` on SQLAlchemy. Build it with `open_store`. Credentials
+    (session generations, API tokens) are in `TokenQueries`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -200,8 +202,13 @@ class SqlStore:
         after: tuple[datetime, str] | None = None,
         tag: str | None = None,
         since: datetime | None = None,
+        with_files: bool = False,
     ) -> list[Task]:
         stmt = select(TaskRow)
+        if with_files:
+            stmt = stmt.where(
+                select(FileRow.task_id).where(FileRow.task_id == TaskRow.task_id).exists()
+            )
         for column, wanted in ((TaskRow.user_id, user_id), (TaskRow.worker_id, worker_id),
                                (TaskRow.tag, tag)):  # fmt: skip
             if wanted is not None:
@@ -400,6 +407,18 @@ class SqlStore:
             }
             if rows:
                 await session.execute(insert(FileRow), list(rows.values()))
+
+    async def file_totals(self, task_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        if not task_ids:
+            return {}
+        stmt = (
+            select(FileRow.task_id, func.count(), func.coalesce(func.sum(FileRow.size), 0))
+            .where(FileRow.task_id.in_(list(task_ids)))
+            .group_by(FileRow.task_id)
+        )
+        async with self._sessions() as session:
+            found = (await session.execute(stmt)).all()
+        return {task_id: (int(count), int(size)) for task_id, count, size in found}
 
     async def list_files(self, task_id: str) -> list[OutputFile]:
         stmt = select(FileRow).where(FileRow.task_id == task_id).order_by(FileRow.path)

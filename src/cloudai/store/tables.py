@@ -48,6 +48,7 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String)
     role: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    session_generation: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class WorkerRow(Base):
@@ -177,3 +178,17 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[str] = mapped_column(String)
+
+
+class ApiTokenRow(Base):
+    """A personal API token: its SHA-256 only, never the token."""
+
+    __tablename__ = "api_tokens"
+
+    token_id: Mapped[str] = mapped_column(String, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String, index=True)
+    name: Mapped[str] = mapped_column(String)
+    token_hash: Mapped[str] = mapped_column(String, unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

@@ -15,8 +15,9 @@ from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.config import WorkerSettings
 from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized, Unavailable
 from cloudai.domain.resources import Resources
-from cloudai.worker.executors import build_executor
+from cloudai.worker.executors import PullOptions, build_executor
 from cloudai.worker.executors.base import Executor, ExecutorError
+from cloudai.worker.executors.docker_images import load_registry_auths
 from cloudai.worker.gpus import GpuAllocator, GpuDevice, GpuProbe, build_probe, offered_indexes
 from cloudai.worker.grpc_service import WorkerService
 from cloudai.worker.identity import WorkerIdentity, load_identity
@@ -59,7 +60,9 @@ class WorkerApp:
         self.worker_id = s.id or f"{socket.gethostname()}-{self.port}"
         data_dir = s.data_dir / self.worker_id
         identity = self.identity = await asyncio.to_thread(load_identity, data_dir, self.worker_id)
-        executor = self._executor or build_executor(s.executor, identity)
+        executor = self._executor or build_executor(
+            s.executor, identity, await asyncio.to_thread(_pull_options, s)
+        )
         self._executor = executor
         try:
             reaped = await executor.reap_orphans()
@@ -195,6 +198,15 @@ class WorkerApp:
         if self._link is not None:
             await self._link.close()
         logger.info("worker %s stopped", self.worker_id)
+
+
+def _pull_options(settings: WorkerSettings) -> PullOptions | None:
+    """The docker executor's pulls; its credentials file is read (and checked) here."""
+    if settings.executor != "docker":
+        return None
+    path = settings.registry_auth_file
+    auths = load_registry_auths(path) if path is not None else {}
+    return PullOptions(settings.pull_policy, settings.pull_timeout_s, auths)
 
 
 def _log_gpus(devices: list[GpuDevice], setting: int | None) -> None:

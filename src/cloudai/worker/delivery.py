@@ -9,7 +9,8 @@ Every call has one explicit outcome, never an endless loop:
 - the master's storage is full (`StorageFull`): a few tries, then the result goes
   without the files; an attempt that had succeeded fails with `output storage full`;
 - the master no longer wants the attempt (`Conflict`, `NotFound`: superseded,
-  unknown, already final): dropped;
+  unknown, already final; `Forbidden`: the files of an attempt that is no longer the
+  task's current one, which the master fences): dropped;
 - anything else (a bug on either side): a few tries, then dropped, logged as an error.
 """
 
@@ -27,6 +28,7 @@ from cloudai.domain.attempts import Assignment, FilePiece, FinishedAttempt
 from cloudai.domain.errors import (
     CloudAIError,
     Conflict,
+    Forbidden,
     InvalidRequest,
     NotFound,
     StorageFull,
@@ -68,7 +70,7 @@ class Delivery:
             await self._retrying(lambda: self._link.report(finished), finished, "result")
         except _Expired:
             logger.error("result of %s dropped: the master was unreachable too long", key)
-        except (Conflict, NotFound) as exc:
+        except (Conflict, NotFound, Forbidden) as exc:
             logger.warning("result of %s dropped: the master no longer wants it (%s)", key, exc)
         except CloudAIError as exc:
             logger.error("result of %s dropped after %d tries: %s", key, _BOUNDED_TRIES, exc)
@@ -103,7 +105,7 @@ class Delivery:
                 if time.time() - finished.finished_at_ms / 1000 > self._max_age_s:
                     raise _Expired from exc
                 logger.warning("master unreachable (%s), %s will be sent again", exc, what)
-            except (Conflict, NotFound, InvalidRequest):
+            except (Conflict, NotFound, Forbidden, InvalidRequest):
                 raise
             except CloudAIError as exc:
                 tries += 1

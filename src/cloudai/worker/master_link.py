@@ -62,10 +62,12 @@ class MasterLink:
             self._stub.ReportTaskCompletion(result, metadata=self._metadata(), timeout=_TIMEOUT_S)
         )
 
-    async def progress(self, task_id: str, epoch: int, phase: str, at_ms: int) -> None:
-        message = convert.progress_to_proto(task_id, epoch, phase, at_ms)
+    async def progress(
+        self, task_id: str, epoch: int, phase: str, at_ms: int, message: str = ""
+    ) -> None:
+        report = convert.progress_to_proto(task_id, epoch, phase, at_ms, message)
         await call(
-            self._stub.ReportTaskProgress(message, metadata=self._metadata(), timeout=_TIMEOUT_S)
+            self._stub.ReportTaskProgress(report, metadata=self._metadata(), timeout=_TIMEOUT_S)
         )
 
     async def close(self) -> None:

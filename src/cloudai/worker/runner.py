@@ -21,7 +21,13 @@ from cloudai.domain.errors import CloudAIError, Conflict, Unavailable
 from cloudai.domain.task import AttemptReport, Failure, TaskStatus
 from cloudai.worker import spool
 from cloudai.worker.delivery import LOG_FILE_NAME, Delivery
-from cloudai.worker.executors.base import ExecutionSpec, Executor, ExitStatus
+from cloudai.worker.executors.base import (
+    PHASE_CREATING,
+    PHASE_PULLING,
+    ExecutionSpec,
+    Executor,
+    ExitStatus,
+)
 from cloudai.worker.gpus import GpuAllocator
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.outputs import CollectedOutputs, collect_outputs
@@ -32,6 +38,8 @@ _LOG_TAIL = 64 * 1024
 _RETRY_MAX_S = 5.0
 _START_REPORT_TRIES = 5  # then the next heartbeat, which says "running", settles it
 PHASE_STARTED = "started"
+# Forwarded as they come (pulling, creating): one try each, since they only inform.
+_PROGRESS_PHASES = frozenset({PHASE_PULLING, PHASE_CREATING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,7 @@ class AttemptRun:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     status: ExitStatus | None = None
     task: asyncio.Task[None] | None = None
+    last_report: asyncio.Task[None] | None = None  # reports go out in order
 
 
 def spec_for(
@@ -189,7 +198,11 @@ class Runner:
 
     async def _drive(self, run: AttemptRun) -> None:
         try:
-            run.status = await self._executor.run(run.spec, lambda: self._started(run))
+            run.status = await self._executor.run(
+                run.spec,
+                lambda: self._started(run),
+                progress=lambda phase, message: self._progress(run, phase, message),
+            )
         except Exception as exc:  # an executor bug still ends the attempt, and is reported
             logger.exception("executor failed", extra={"task_id": run.spec.task_id})
             run.status = ExitStatus(exit_code=None, error=f"executor failed: {exc}")
@@ -232,23 +245,46 @@ class Runner:
     def _started(self, run: AttemptRun) -> None:
         """Tell the master at once (in the background); heartbeats repeat it anyway."""
         run.started = True
-        report = asyncio.create_task(self._report_started(run), name=f"started-{run.spec.key}")
+        self._send_report(run, PHASE_STARTED, "")
+
+    def _progress(self, run: AttemptRun, phase: str, message: str) -> None:
+        """A start-up step (pulling, creating) for the task's events."""
+        if phase in _PROGRESS_PHASES and not run.started:
+            self._send_report(run, phase, message)
+
+    def _send_report(self, run: AttemptRun, phase: str, message: str) -> None:
+        previous, at_ms = run.last_report, _now_ms()
+        report = asyncio.create_task(
+            self._report(run, phase, message, at_ms, previous), name=f"{phase}-{run.spec.key}"
+        )
+        run.last_report = report
         self._reports.add(report)
         report.add_done_callback(self._reports.discard)
 
-    async def _report_started(self, run: AttemptRun) -> None:
-        delay, at_ms = 0.2, _now_ms()
-        for _ in range(_START_REPORT_TRIES):
+    async def _report(
+        self,
+        run: AttemptRun,
+        phase: str,
+        message: str,
+        at_ms: int,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        if previous is not None:  # after the one before: "creating" never overtakes "pulling"
+            await asyncio.wait({previous})
+        task_id, epoch = run.spec.key
+        delay = 0.2
+        for attempt in range(_START_REPORT_TRIES if phase == PHASE_STARTED else 1):
+            if attempt:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
             try:
-                await self._link.progress(run.spec.task_id, run.spec.epoch, PHASE_STARTED, at_ms)
+                await self._link.progress(task_id, epoch, phase, at_ms, message)
                 return
             except Unavailable as exc:
-                logger.warning("start report not delivered, will retry: %s", exc)
+                logger.warning("%s report not delivered: %s", phase, exc)
             except CloudAIError as exc:  # superseded or unknown: the heartbeat settles it
-                logger.info("start report refused: %s", exc)
+                logger.info("%s report refused: %s", phase, exc)
                 return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX_S)
 
     async def close(self, grace_s: float) -> None:
         """Shutdown: stop every attempt (containers do not outlive their worker) as

@@ -73,7 +73,11 @@ async def test_duplicate_email_and_wrong_password(api: httpx.AsyncClient) -> Non
         "/api/auth/login", json={"email": "bea@example.test", "password": "wrong-password"}
     )
     assert wrong.status_code == 401
-    assert wrong.json() == {"error": "unauthorized", "detail": "invalid email or password"}
+    assert wrong.json() == {
+        "error": "unauthorized",
+        "detail": "invalid email or password",
+        "message": "invalid email or password",
+    }
 
 
 async def test_submit_applies_defaults_and_keeps_reference_keys(api: httpx.AsyncClient) -> None:
@@ -101,7 +105,7 @@ async def test_submit_applies_defaults_and_keeps_reference_keys(api: httpx.Async
         {"docker_image": "i", "gpu_required": 1.5},
         {"docker_image": "i", "k_value": 3},
         {"docker_image": "i", "command": []},
-        {"docker_image": "i", "user_id": "someone-else"},
+        {"docker_image": "i", "owner": "someone-else"},  # only the seed's extra keys pass
     ],
 )
 async def test_submit_rejects_bad_input_and_stores_nothing(
@@ -191,7 +195,7 @@ async def test_files_and_downloads_refuse_unknown_and_traversal_paths(
 async def test_unknown_routes_answer_json(api: httpx.AsyncClient) -> None:
     response = await api.get("/api/nothing-here")
     assert response.status_code == 404
-    assert response.json() == {"error": "not_found", "detail": "Not Found"}
+    assert response.json() == {"error": "not_found", "detail": "Not Found", "message": "Not Found"}
     assert (await api.put("/health")).json()["error"] == "method_not_allowed"
 
 

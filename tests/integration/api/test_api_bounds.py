@@ -168,6 +168,7 @@ async def test_declared_oversized_body_answers_413(api: httpx.AsyncClient) -> No
     assert response.json() == {
         "error": "payload_too_large",
         "detail": "request body exceeds 1048576 bytes",
+        "message": "request body exceeds 1048576 bytes",
     }
 
 

@@ -98,8 +98,10 @@ async def test_a_graceful_worker_restart_interrupts_and_requeues(tmp_path: Path)
             await executor.wait_started(task_id, 1)
             await worker.stop()  # SIGTERM to the worker: its attempt is interrupted
             task = await wait(http, task_id, "queued")
-            assert task["retries"] == 0 and "interrupted" in task["reason"]
-            assert [a["status"] for a in task["attempts"]] == ["interrupted"]
+            # The master may already have tried the gone worker again: refused, free too.
+            statuses = [a["status"] for a in task["attempts"]]
+            assert statuses[0] == "interrupted" and set(statuses[1:]) <= {"refused"}, task
+            assert task["retries"] == 0
             assert not (tmp_path / "worker" / "w1" / "attempts" / f"{task_id}-1").exists()
             worker = await start_worker(worker_settings(master, tmp_path), executor)
             epoch = (await wait(http, task_id, "running"))["attempt"]

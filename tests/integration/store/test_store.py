@@ -47,6 +47,7 @@ TABLES = {
     "file_metadata",
     "task_events",
     "cluster_meta",
+    "api_tokens",
 }
 
 

@@ -15,6 +15,7 @@ from cloudai.domain.attempts import Assignment, FilePiece, FinishedAttempt
 from cloudai.domain.errors import (
     CloudAIError,
     Conflict,
+    Forbidden,
     InvalidRequest,
     StorageFull,
     Unavailable,
@@ -123,6 +124,16 @@ async def test_report_outcomes_are_bounded(
     link = ScriptedLink(reports=errors)
     await deliver(tmp_path, link, finished())
     assert len(link.reported) == reported
+
+
+async def test_a_superseded_attempt_is_dropped_at_its_first_fenced_upload(
+    tmp_path: Path,
+) -> None:
+    # The master fences the files of an attempt it gave to another worker meanwhile.
+    link = ScriptedLink(uploads=[Forbidden("w1 does not hold t1 epoch 1")] * 10)
+    await deliver(tmp_path, link, finished())
+    assert link.uploaded == [] and link.reported == []
+    assert len(link.upload_errors) == 9  # one try, no retries
 
 
 async def test_a_result_older_than_the_spool_age_stops_being_retried(tmp_path: Path) -> None:

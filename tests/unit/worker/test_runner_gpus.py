@@ -25,7 +25,9 @@ class _Link:
     def __init__(self) -> None:
         self.results: list[FinishedAttempt] = []
 
-    async def progress(self, task_id: str, epoch: int, phase: str, at_ms: int) -> None:
+    async def progress(
+        self, task_id: str, epoch: int, phase: str, at_ms: int, message: str = ""
+    ) -> None:
         return None
 
     async def upload(self, pieces: AsyncIterator[FilePiece]) -> None:

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from cloudai.api.cursors import decode_cursor, encode_cursor
 from cloudai.api.deps import CurrentUser, ServicesDep
 from cloudai.api.limits import MAX_LOG_READ, LogReadSize, Offset, PageSize, WaitSeconds
 from cloudai.api.schemas import (
@@ -81,22 +81,6 @@ def _statuses(raw: str | None) -> tuple[TaskStatus, ...] | None:
     except ValueError:
         known = ", ".join(s.value for s in TaskStatus)
         raise InvalidRequest(f"unknown status in {raw!r}; known: {known}") from None
-
-
-def encode_cursor(task: Task) -> str:
-    key = f"{task.created_at.isoformat()}|{task.task_id}"
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, task_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
-        return datetime.fromisoformat(at), task_id
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest(f"cursor {cursor!r} is not one this server gave") from None
 
 
 def _out(services: Services, task: Task) -> TaskOut:

@@ -10,6 +10,7 @@ from cloudai.worker.executors.base import (
     ExitStatus,
 )
 from cloudai.worker.executors.docker import DockerExecutor
+from cloudai.worker.executors.docker_images import PullOptions
 from cloudai.worker.executors.fake import FakeExecutor, FakeRun
 from cloudai.worker.executors.process import ProcessExecutor
 from cloudai.worker.identity import WorkerIdentity
@@ -27,14 +28,18 @@ __all__ = [
     "FakeExecutor",
     "FakeRun",
     "ProcessExecutor",
+    "PullOptions",
     "build_executor",
 ]
 
 
-def build_executor(kind: str, identity: WorkerIdentity) -> Executor:
-    """The executor for a configured kind; ValueError for an unknown one."""
+def build_executor(
+    kind: str, identity: WorkerIdentity, pulls: PullOptions | None = None
+) -> Executor:
+    """The executor for a configured kind; ValueError for an unknown one. `pulls`: the
+    docker executor's image pulls (policy, timeout, credentials)."""
     if kind == "docker":
-        return DockerExecutor(identity)
+        return DockerExecutor(identity, pulls=pulls)
     if kind == "process":
         return ProcessExecutor(identity.worker_id)
     if kind == "fake":

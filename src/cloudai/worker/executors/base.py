@@ -15,6 +15,13 @@ from typing import Protocol
 # Where the task sees its output directory inside a container.
 CONTAINER_OUTPUT_DIR = "/output"
 
+# Start-up phases an executor reports through its `progress` callback, before `started`.
+PHASE_PULLING = "pulling"  # fetching the image
+PHASE_CREATING = "creating"  # creating the container
+
+# (phase, message) -> None; called on the event loop's thread, never raises.
+Progress = Callable[[str, str], None]
+
 
 class ExecutorError(Exception):
     """The backend itself is unusable (e.g. the docker daemon is unreachable).
@@ -63,9 +70,13 @@ class Executor(Protocol):
     name: str
     sandboxed: bool
 
-    async def run(self, spec: ExecutionSpec, started: Callable[[], None] = ...) -> ExitStatus:
+    async def run(
+        self, spec: ExecutionSpec, started: Callable[[], None] = ..., *, progress: Progress = ...
+    ) -> ExitStatus:
         """Run to completion; call `started` once the container (or process) really
-        runs — not when it is only pulled or created. Never raises for task failures."""
+        runs — not when it is only pulled or created — and `progress` for the steps
+        before that (`PHASE_PULLING`, `PHASE_CREATING`, with a line for the user).
+        Never raises for task failures."""
         ...
 
     async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:
@@ -87,6 +98,10 @@ class Executor(Protocol):
 
 def nothing() -> None:
     """The default `started` callback."""
+
+
+def no_progress(phase: str, message: str) -> None:
+    """The default `progress` callback."""
 
 
 def shell_argv(command: str | list[str] | None) -> list[str] | None:

@@ -5,44 +5,54 @@ CPU/memory/pids, no capabilities and no privilege escalation. Its output directo
 bind-mounted at /output. stdout+stderr are copied byte for byte to the spec's log file,
 from a low-level attach stream opened before the container starts.
 
-The docker SDK blocks, so short SDK calls go through `asyncio.to_thread`. Following the
-output and waiting for the exit last as long as the task, so they run in a dedicated
-thread per container instead of holding a slot of the loop's shared default pool.
+Start-up is reported as it happens: `progress` gets "pulling image …" (see
+`docker_images`) and "creating container …", and `started` only once the container runs.
+
+The docker SDK blocks. Its short calls run on this executor's own bounded pool, and
+pulls on another (`docker_images`): never on the loop's default pool, which the worker's
+heartbeat needs, so a slow daemon or registry cannot starve it. Following the output and
+waiting for the exit last as long as the task, so each container has a dedicated thread
+for them (a bounded pool would leave a running container's output unread once full).
 Docker exceptions are translated here: callers see `ExitStatus.error`, never SDK types.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 import math
 import re
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import docker
-import requests
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import DockerException, NotFound
 
 from cloudai.worker.executors.base import (
     CONTAINER_OUTPUT_DIR,
+    PHASE_CREATING,
     ExecutionSpec,
     ExecutorError,
     ExitStatus,
+    Progress,
+    no_progress,
     nothing,
     shell_argv,
 )
+from cloudai.worker.executors.docker_images import ImagePuller, PullHandle, PullOptions
+from cloudai.worker.executors.docker_images import StepFailed as _Failed
+from cloudai.worker.executors.docker_images import explain as _explain
+from cloudai.worker.executors.docker_images import translating as _translating
+from cloudai.worker.executors.docker_streams import close_stream, copy_and_wait, in_thread
 from cloudai.worker.identity import WorkerIdentity
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-PULL_POLICIES = ("if-not-present", "always", "never")
 LABEL_TASK_ID = "cloudai.task_id"
 LABEL_EPOCH = "cloudai.epoch"
 LABEL_WORKER_ID = "cloudai.worker_id"
@@ -52,6 +62,8 @@ PIDS_LIMIT = 512
 _CLOSE_GRACE_S = 10.0
 _CLOSE_WAIT_S = 60.0
 _NAME_FORBIDDEN = re.compile(r"[^a-zA-Z0-9_.-]")
+CALL_WORKERS = 8  # concurrent short SDK calls (create, start, inspect, stop, remove)
+PULL_WORKERS = 4  # concurrent pulls; more wait their turn (within their deadline)
 
 
 def container_name(task_id: str, epoch: int) -> str:
@@ -71,44 +83,20 @@ def docker_available(client_factory: Callable[[], Any] = docker.from_env) -> boo
         return False
 
 
-class _Failed(Exception):
-    """A step of a run failed; the message becomes `ExitStatus.error`, `failure` its
-    `ExitStatus.failure`."""
-
-    def __init__(self, message: str, failure: str = "") -> None:
-        super().__init__(message)
-        self.failure = failure
-
-
-def _explain(exc: BaseException) -> str:
-    if isinstance(exc, requests.ConnectionError):
-        return f"docker daemon unreachable ({exc})"
-    # APIError.explanation is the daemon's own message, clearer than the HTTP wrapper.
-    explanation = getattr(exc, "explanation", None)
-    return str(explanation or exc)
-
-
-@contextmanager
-def _translating(what: str) -> Iterator[None]:
-    """Turn SDK and transport errors (requests' errors are OSErrors) into `_Failed`."""
-    try:
-        yield
-    except (DockerException, OSError) as exc:
-        raise _Failed(f"{what}: {_explain(exc)}") from exc
-
-
-@dataclass(eq=False)
+@dataclasses.dataclass(eq=False)
 class _Run:
     spec: ExecutionSpec
     name: str
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # orders start vs. stop
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)  # orders start vs. stop
+    done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     container_id: str | None = None
     create_attempted: bool = False
     started: bool = False
     exited: bool = False
     cancelled: bool = False
     on_started: Callable[[], None] = nothing
+    on_progress: Progress = no_progress
+    pull: PullHandle = dataclasses.field(default_factory=PullHandle)
 
 
 class DockerExecutor:
@@ -119,31 +107,49 @@ class DockerExecutor:
         self,
         identity: WorkerIdentity,
         *,
-        pull_policy: str = "if-not-present",
+        pull_policy: str | None = None,
+        pulls: PullOptions | None = None,
         client_factory: Callable[[], Any] = docker.from_env,
+        call_workers: int = CALL_WORKERS,
+        pull_workers: int = PULL_WORKERS,
     ) -> None:
-        if pull_policy not in PULL_POLICIES:
-            raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
+        """`pull_policy`, when given, overrides `pulls.policy`."""
+        options = pulls or PullOptions()
+        if pull_policy is not None:
+            options = dataclasses.replace(options, policy=pull_policy)
         self.identity = identity
-        self.pull_policy = pull_policy
+        self.pull_policy = options.policy
         self._client_factory = client_factory
         self._client: Any = None
         self._client_lock = asyncio.Lock()
         self._runs: dict[tuple[str, int], _Run] = {}
         self._closed = False
+        self._pools_closed = False
+        self._calls = ThreadPoolExecutor(call_workers, thread_name_prefix="docker-call")
+        self._pulls = ThreadPoolExecutor(pull_workers, thread_name_prefix="docker-pull")
+        self._images = ImagePuller(options, self._pulls, self._call)
 
     # -- the Executor protocol -------------------------------------------------------
 
-    async def run(self, spec: ExecutionSpec, started: Callable[[], None] = nothing) -> ExitStatus:
+    async def run(
+        self,
+        spec: ExecutionSpec,
+        started: Callable[[], None] = nothing,
+        *,
+        progress: Progress = no_progress,
+    ) -> ExitStatus:
         if self._closed:
             return ExitStatus(exit_code=None, error="the docker executor is closed")
         if spec.key in self._runs:
             return ExitStatus(exit_code=None, error=f"{spec.key} is already running here")
-        run = _Run(spec, container_name(spec.task_id, spec.epoch), on_started=started)
+        name = container_name(spec.task_id, spec.epoch)
+        run = _Run(spec, name, on_started=started, on_progress=progress)
         self._runs[spec.key] = run
         try:
             return await self._run(run)
         except _Failed as exc:
+            if run.cancelled and not run.started:  # stopped while pulling: not a failure
+                return ExitStatus(exit_code=None, cancelled=True)
             return ExitStatus(
                 exit_code=None, error=str(exc), cancelled=run.cancelled, failure=exc.failure
             )
@@ -158,6 +164,7 @@ class DockerExecutor:
         if run is None or run.exited:
             return False
         run.cancelled = True  # a run not started yet sees this and never starts
+        run.pull.cancel()  # ends its pull, if one is under way
         async with run.lock:
             if run.started and run.container_id is not None:
                 await self._stop_container(run.container_id, grace_s)
@@ -172,7 +179,7 @@ class DockerExecutor:
         try:
             client = await self._get_client()
             with _translating("list containers"):
-                found = await asyncio.to_thread(
+                found = await self._call(
                     client.api.containers,
                     all=True,
                     filters={"label": [LABEL_TASK_ID, *_owner_filters(self.identity)]},
@@ -200,21 +207,27 @@ class DockerExecutor:
                 task.cancel()
         if self._client is not None:
             client, self._client = self._client, None
-            await asyncio.to_thread(client.close)
+            client.close()  # closes its sockets only: no round trip to the daemon
+        # Without waiting: a call stuck on a hung daemon must not hang the shutdown.
+        self._pools_closed = True
+        self._calls.shutdown(wait=False, cancel_futures=True)
+        self._pulls.shutdown(wait=False, cancel_futures=True)
 
     # -- one run ---------------------------------------------------------------------
 
     async def _run(self, run: _Run) -> ExitStatus:
         spec = run.spec
         client = await self._get_client()
-        await self._ensure_image(client, spec.image)
+        if not run.cancelled:
+            await self._images.ensure(client, spec.image, run.on_progress, run.pull)
         with _translating("prepare host paths"):
-            await asyncio.to_thread(_prepare_host_paths, spec)
+            await self._call(_prepare_host_paths, spec)
         if run.cancelled:
             return ExitStatus(exit_code=None, cancelled=True)
+        run.on_progress(PHASE_CREATING, f"creating container {run.name}")
         run.create_attempted = True
         with _translating("create container"):
-            container = await asyncio.to_thread(
+            container = await self._call(
                 client.containers.create, **self._create_kwargs(spec, run.name)
             )
         run.container_id = container.id
@@ -222,13 +235,13 @@ class DockerExecutor:
         if stream is None:
             return ExitStatus(exit_code=None, cancelled=True)
         with _translating("wait for container"):
-            exit_code = await _in_thread(
+            exit_code = await in_thread(
                 f"docker-{run.name}",
-                lambda: _copy_and_wait(client.api, container.id, stream, spec.log_path),
+                lambda: copy_and_wait(client.api, container.id, stream, spec.log_path),
             )
         run.exited = True
         with _translating("inspect container"):
-            info = await asyncio.to_thread(client.api.inspect_container, container.id)
+            info = await self._call(client.api.inspect_container, container.id)
         oom_killed = bool(info.get("State", {}).get("OOMKilled", False))
         return ExitStatus(exit_code=exit_code, oom_killed=oom_killed, cancelled=run.cancelled)
 
@@ -244,14 +257,14 @@ class DockerExecutor:
             if run.cancelled:
                 return None
             with _translating("attach to container"):
-                stream = await asyncio.to_thread(
+                stream = await self._call(
                     client.api.attach, container_id, stdout=True, stderr=True, stream=True
                 )
             try:
                 with _translating("start container"):
-                    await asyncio.to_thread(client.api.start, container_id)
+                    await self._call(client.api.start, container_id)
             except BaseException:  # also asyncio cancellation: the stream must not leak
-                _close_stream(stream)
+                close_stream(stream)
                 raise
             run.started = True
             run.on_started()
@@ -296,32 +309,20 @@ class DockerExecutor:
             ]
         return kwargs
 
-    async def _ensure_image(self, client: Any, image: str) -> None:
-        if self.pull_policy != "always":
-            with _translating(f"look up image {image!r}"):
-                try:
-                    await asyncio.to_thread(client.images.get, image)
-                    return
-                except ImageNotFound:
-                    if self.pull_policy == "never":
-                        raise _Failed(
-                            f"image {image!r} is not present locally and pull_policy is 'never'",
-                            "image",
-                        ) from None
-        try:
-            with _translating(f"pull image {image!r}"):
-                await asyncio.to_thread(client.images.pull, image)
-        except _Failed as exc:
-            timed_out = "timed out" in str(exc).lower() or "timeout" in str(exc).lower()
-            raise _Failed(str(exc), "pull_timeout" if timed_out else "image") from exc
-
     # -- docker plumbing -------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` on this executor's pool of short calls."""
+        if self._pools_closed:  # a run that outlived close()'s wait
+            raise _Failed("the docker executor is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._calls, functools.partial(fn, *args, **kwargs))
 
     async def _get_client(self) -> Any:
         async with self._client_lock:
             if self._client is None:
                 with _translating("docker daemon unreachable"):
-                    self._client = await asyncio.to_thread(self._client_factory)
+                    self._client = await self._call(self._client_factory)
             return self._client
 
     async def _stop_container(self, container_id: str, grace_s: float) -> None:
@@ -331,7 +332,7 @@ class DockerExecutor:
         if self._client is None:  # closed meanwhile; close() stopped it already
             return
         try:
-            await asyncio.to_thread(self._client.api.stop, container_id, timeout=grace)
+            await self._call(self._client.api.stop, container_id, timeout=grace)
         except NotFound:
             log.debug("container %s was already gone when stopped", container_id[:12])
         except (DockerException, OSError) as exc:
@@ -349,7 +350,7 @@ class DockerExecutor:
             return False
         try:
             # v=True: anonymous volumes (an image's VOLUME) go with the container.
-            await asyncio.to_thread(self._client.api.remove_container, ref, force=True, v=True)
+            await self._call(self._client.api.remove_container, ref, force=True, v=True)
         except NotFound:
             return False
         except (DockerException, OSError) as exc:
@@ -363,85 +364,6 @@ def _prepare_host_paths(spec: ExecutionSpec) -> None:
     # Created here, not by dockerd, so that they belong to the worker's user.
     spec.output_dir.mkdir(parents=True, exist_ok=True)
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-
-
-def _copy_and_wait(api: Any, container_id: str, stream: Any, log_path: Path) -> int:
-    """Copy the output stream to `log_path` until the container exits; return its status."""
-    try:
-        _copy_stream(stream, log_path)
-    except (DockerException, OSError) as exc:
-        # Losing the log must not lose the outcome: still wait for the exit status.
-        log.warning("reading the output of %s failed: %s", container_id[:12], _explain(exc))
-    finally:
-        _close_stream(stream)
-    result = api.wait(container_id)
-    error = (result.get("Error") or {}).get("Message")
-    if error:
-        raise DockerException(error)
-    return int(result["StatusCode"])
-
-
-def _copy_stream(stream: Any, log_path: Path) -> None:
-    """Append every payload to `log_path` untouched: no decoding, no line splitting.
-
-    The SDK has already removed the 8-byte header of each multiplexed frame. When the
-    file cannot be written the stream is still drained, since a container whose output
-    nobody reads blocks on its next write.
-    """
-    out: BinaryIO | None = None
-    try:
-        out = log_path.open("ab")
-    except OSError as exc:
-        log.warning("cannot open log %s, output is dropped: %s", log_path, exc)
-    try:
-        for chunk in stream:
-            if out is None:
-                continue
-            try:
-                out.write(chunk)
-                out.flush()
-            except OSError as exc:
-                log.warning("cannot write log %s, output is dropped: %s", log_path, exc)
-                out.close()
-                out = None
-    finally:
-        if out is not None:
-            out.close()
-
-
-def _close_stream(stream: Any) -> None:
-    try:
-        stream.close()
-    except (DockerException, OSError) as exc:  # e.g. already closed by the daemon
-        log.debug("closing an output stream failed: %s", exc)
-
-
-async def _in_thread(name: str, fn: Callable[[], T]) -> T:
-    """Run `fn` in a new daemon thread and await its result."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def target() -> None:
-        try:
-            outcome: tuple[bool, Any] = (True, fn())
-        except BaseException as exc:  # handed over to the awaiting coroutine
-            outcome = (False, exc)
-        try:
-            loop.call_soon_threadsafe(_settle, future, *outcome)
-        except RuntimeError:
-            log.debug("event loop closed before thread %s finished", name)
-
-    threading.Thread(target=target, name=name, daemon=True).start()
-    return await future
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the awaiting coroutine was cancelled meanwhile
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 def _owner_filters(identity: WorkerIdentity) -> list[str]:

@@ -18,7 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cloudai.worker.executors.base import ExecutionSpec, ExitStatus, nothing
+from cloudai.worker.executors.base import (
+    ExecutionSpec,
+    ExitStatus,
+    Progress,
+    no_progress,
+    nothing,
+)
 
 # What a SIGTERMed process reports (128 + 15); a stopped fake run reports the same.
 CANCELLED_EXIT_CODE = 143
@@ -34,6 +40,8 @@ class FakeRun:
     error: str = ""
     block: bool = False  # stay running until stop() or finish()
     oom_killed: bool = False
+    # (phase, message) reported through `progress` before anything else happens
+    progress: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -61,9 +69,17 @@ class FakeExecutor:
         self._started: dict[tuple[str, int], asyncio.Event] = {}
         self._stopped: dict[tuple[str, int], asyncio.Event] = {}
 
-    async def run(self, spec: ExecutionSpec, started: Callable[[], None] = nothing) -> ExitStatus:
+    async def run(
+        self,
+        spec: ExecutionSpec,
+        started: Callable[[], None] = nothing,
+        *,
+        progress: Progress = no_progress,
+    ) -> ExitStatus:
         self.specs.append(spec)
         outcome = self.script(spec)
+        for phase, message in outcome.progress:
+            progress(phase, message)
         if outcome.exit_code is not None or outcome.block:
             started()  # a scripted run that never started (exit_code None) says nothing
         _write_outputs(spec, outcome)

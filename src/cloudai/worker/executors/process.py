@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from cloudai.worker.executors.base import ExecutionSpec, ExitStatus, nothing, shell_argv
+from cloudai.worker.executors.base import (
+    ExecutionSpec,
+    ExitStatus,
+    Progress,
+    no_progress,
+    nothing,
+    shell_argv,
+)
 
 _CLOSE_GRACE_S = 10.0
 
@@ -55,7 +62,13 @@ class ProcessExecutor:
         self._runs: dict[tuple[str, int], _Run] = {}
         self._closed = False
 
-    async def run(self, spec: ExecutionSpec, started: Callable[[], None] = nothing) -> ExitStatus:
+    async def run(
+        self,
+        spec: ExecutionSpec,
+        started: Callable[[], None] = nothing,
+        *,
+        progress: Progress = no_progress,  # a process has no start-up steps to report
+    ) -> ExitStatus:
         argv = shell_argv(spec.command)
         if argv is None:
             return ExitStatus(

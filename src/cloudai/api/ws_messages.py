@@ -1,0 +1,116 @@
+"""The JSON messages of the WebSocket streams (docs/api.md shows each one).
+
+Telemetry keeps the reference's worker shape (`cpu_usage`, `running_tasks`, `last_update`
+in Unix seconds, `is_active`) inside `{"type": "telemetry", "workers": {id: …}}`, the
+envelope the reference UI reads. Log text is decoded incrementally per attempt: a
+character split between two reads is held back until its last byte arrives, and every
+message says which bytes of the attempt's log it covers.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Any
+
+from cloudai.domain.task import Task
+from cloudai.domain.workers import WorkerStatus
+from cloudai.master.bus import TaskChanged
+from cloudai.master.cluster import WorkerView
+from cloudai.master.log_stream import LogBytes
+
+Message = dict[str, Any]
+
+
+def telemetry(views: list[WorkerView], *, snapshot: bool) -> Message:
+    return {"type": "telemetry", "snapshot": snapshot, "workers": {
+        v.worker.worker_id: worker_telemetry(v) for v in views
+    }}  # fmt: skip
+
+
+def worker_telemetry(view: WorkerView) -> Message:
+    w = view.worker
+    return {
+        "worker_id": w.worker_id,
+        "cpu_usage": w.usage.cpu,
+        "memory_usage": w.usage.memory,
+        "gpu_usage": w.usage.gpu,
+        "storage_usage": w.usage.storage,
+        # The caller's own tasks only, unless an admin asks; the count is everyone's.
+        "running_tasks": [_held(t) for t in view.tasks],
+        "running_tasks_count": view.running,
+        "last_update": w.last_heartbeat.timestamp(),
+        "is_active": w.status is WorkerStatus.ACTIVE,
+        "status": w.status.value,
+        "eligibility": w.eligibility.value,
+    }
+
+
+def _held(task: Task) -> Message:
+    return {
+        "task_id": task.task_id,
+        "cpu_allocated": task.request.cpu,
+        "memory_allocated": task.request.memory_gb,
+        "gpu_allocated": task.request.gpu,
+        "status": task.status.value,
+    }
+
+
+def task_changed(event: TaskChanged) -> Message:
+    return {
+        "type": "task",
+        "task_id": event.task_id,
+        "user_id": event.user_id,
+        "from_status": event.from_status.value if event.from_status else None,
+        "to_status": event.to_status.value,
+        "epoch": event.epoch,
+        "reason": event.reason,
+        "at": event.at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def log_complete(task: Task) -> Message:
+    return {
+        "type": "complete",
+        "task_id": task.task_id,
+        "attempt": task.epoch,
+        "status": task.status.value,
+        "exit_code": task.exit_code,
+        "reason": task.reason,
+    }
+
+
+class LogText:
+    """Log bytes in, `log` messages out, per attempt, with the byte offsets each covers
+    (`offset` .. `next_offset`): resuming at a message's `next_offset` loses and repeats
+    nothing."""
+
+    def __init__(self, task_id: str) -> None:
+        self._task_id = task_id
+        self._attempt = 0
+        self._start = 0  # first byte not yet in a message
+        self._read = 0  # first byte not yet fed
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, piece: LogBytes) -> list[Message]:
+        out = []
+        if piece.attempt != self._attempt or piece.offset != self._read:
+            out = self.flush()  # another attempt (or a jump): start decoding afresh
+            self._attempt, self._start, self._read = piece.attempt, piece.offset, piece.offset
+            self._decoder.reset()
+        self._read += len(piece.data)
+        out += self._message(self._decoder.decode(piece.data))
+        return out
+
+    def flush(self) -> list[Message]:
+        """What is held back, at the end of an attempt (a cut character: U+FFFD)."""
+        return self._message(self._decoder.decode(b"", final=True)) if self._attempt else []
+
+    def _message(self, text: str) -> list[Message]:
+        if not text:
+            return []
+        held, _ = self._decoder.getstate()
+        start, self._start = self._start, self._read - len(held)
+        return [{
+            "type": "log", "task_id": self._task_id, "attempt": self._attempt,
+            "offset": start, "next_offset": self._start, "data": text, "stream": None,
+        }]  # fmt: skip

@@ -1,0 +1,233 @@
+"""The master's internal event bus: typed events from the task writer and the worker
+registry, fanned out to whoever listens (WebSocket streams, blocking waits).
+
+Publishing never waits and never grows without bound:
+
+- a `Subscription` (a stream) gets every matching event through its own bounded queue;
+  one whose queue is full has fallen behind and is dropped: its next read raises
+  `Dropped`, so the stream ends with an error instead of buffering;
+- a `Signal` (a blocking wait) only needs to know that something changed, so it keeps
+  one flag: it coalesces bursts and can never fall behind.
+
+Everything runs on the master's event loop; the bus owns the set of subscribers, each
+subscriber its own queue or flag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+from cloudai.domain.errors import Unavailable
+from cloudai.domain.task import TaskStatus
+from cloudai.domain.workers import Eligibility, Usage, WorkerStatus
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY = 1000  # events a stream may lag behind before it is dropped
+DEFAULT_MAX_SUBSCRIBERS = 10_000
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChanged:
+    """A committed status change of a task (a submission has `from_status` None)."""
+
+    task_id: str
+    user_id: str
+    from_status: TaskStatus | None
+    to_status: TaskStatus
+    epoch: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerChanged:
+    """A worker joined, or its liveness or eligibility changed."""
+
+    worker_id: str
+    status: WorkerStatus
+    eligibility: Eligibility
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """An accepted heartbeat and the usage it reported."""
+
+    worker_id: str
+    at: datetime
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Nudge:
+    """Something without an event of its own changed (a task's files were stored):
+    blocking waits re-check; streams ignore it."""
+
+
+Event = TaskChanged | WorkerChanged | Heartbeat | Nudge
+Filter = Callable[[Event], bool]
+
+
+def everything(_event: Event) -> bool:
+    return True
+
+
+class Dropped(Exception):
+    """The subscriber fell behind by more than its queue holds and was dropped."""
+
+
+class _Subscriber(Protocol):
+    def offer(self, event: Event) -> bool:
+        """Take the event if it matches; False when full (the bus then drops it)."""
+        ...
+
+    def drop(self) -> None: ...
+
+
+class EventBus:
+    def __init__(
+        self,
+        capacity: int = DEFAULT_CAPACITY,
+        *,
+        max_subscribers: int = DEFAULT_MAX_SUBSCRIBERS,
+    ) -> None:
+        if capacity < 1 or max_subscribers < 1:
+            raise ValueError("capacity and max_subscribers must be at least 1")
+        self._capacity = capacity
+        self._max_subscribers = max_subscribers
+        self._subscribers: dict[int, _Subscriber] = {}
+        self._next_id = 0
+        self.dropped_total = 0  # subscribers dropped for falling behind, since start
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, event: Event) -> None:
+        for key, subscriber in list(self._subscribers.items()):
+            if not subscriber.offer(event):
+                del self._subscribers[key]
+                subscriber.drop()
+                self.dropped_total += 1
+                logger.warning("event subscriber fell behind; dropped")
+
+    def subscribe(self, accept: Filter = everything, capacity: int | None = None) -> Subscription:
+        """A stream of the matching events, from now on; close it (or use `with`)."""
+        subscription = Subscription(self, accept, capacity or self._capacity)
+        subscription.key = self._add(subscription)
+        return subscription
+
+    def signal(self, accept: Filter = everything) -> Signal:
+        """A flag raised by every matching event, from now on; close it (or use `with`)."""
+        signal = Signal(self, accept)
+        signal.key = self._add(signal)
+        return signal
+
+    async def wait_for(
+        self,
+        check: Callable[[], Awaitable[tuple[bool, T]]],
+        timeout_s: float,
+        on: Filter = everything,
+    ) -> T:
+        """Re-run `check` after every matching event until it says done or time runs
+        out; returns its last value either way."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        with self.signal(on) as changed:  # listening before the first check: nothing slips by
+            while True:
+                done, value = await check()
+                remaining = deadline - loop.time()
+                if done or remaining <= 0:
+                    return value
+                await changed.wait(remaining)
+
+    def _add(self, subscriber: _Subscriber) -> int:
+        if len(self._subscribers) >= self._max_subscribers:
+            raise Unavailable("too many event subscribers; try again later")
+        self._next_id += 1
+        self._subscribers[self._next_id] = subscriber
+        return self._next_id
+
+    def _remove(self, key: int) -> None:
+        self._subscribers.pop(key, None)
+
+
+class _Member:
+    """What subscriptions and signals share: leaving the bus, as a context manager."""
+
+    key = 0
+
+    def __init__(self, bus: EventBus, accept: Filter) -> None:
+        self._bus = bus
+        self._accept = accept
+
+    def close(self) -> None:
+        self._bus._remove(self.key)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class Subscription(_Member):
+    def __init__(self, bus: EventBus, accept: Filter, capacity: int) -> None:
+        super().__init__(bus, accept)
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(capacity)
+        self._dropped = False
+
+    def offer(self, event: Event) -> bool:
+        if not self._accept(event):
+            return True
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def drop(self) -> None:
+        # A full queue has no waiting reader, so the next get() sees the flag.
+        self._dropped = True
+
+    async def get(self) -> Event:
+        """The next event; raises `Dropped` once the subscriber fell behind (what was
+        still queued is discarded: the stream has a gap and must end)."""
+        if self._dropped:
+            raise Dropped("fell behind the event stream")
+        return await self._queue.get()
+
+
+class Signal(_Member):
+    def __init__(self, bus: EventBus, accept: Filter) -> None:
+        super().__init__(bus, accept)
+        self._raised = asyncio.Event()
+
+    def offer(self, event: Event) -> bool:
+        if self._accept(event):
+            self._raised.set()
+        return True
+
+    def drop(self) -> None:  # a signal never falls behind
+        return None
+
+    async def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until a matching event came since the last wait (at once if one did),
+        or `timeout_s` passes; True if one came. Lowers the flag."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._raised.wait()
+        except TimeoutError:
+            return False
+        self._raised.clear()
+        return True
