@@ -75,3 +75,14 @@ async def test_the_cursor_pages_without_gaps_while_tasks_arrive(
         if cursor is None:
             break
     assert seen == made[::-1]
+
+
+async def test_the_seeds_pending_means_queued_or_assigned(
+    api: httpx.AsyncClient, core: MasterCore
+) -> None:
+    ada = await login(api, "ada")
+    queued = await submit(api, core, ada)
+    gone = await submit(api, core, ada)
+    await api.delete(f"/api/tasks/{gone}", headers=ada)
+    assert await ids(api, ada, status="pending") == [queued]
+    assert await ids(api, ada, status="PENDING,queued") == [queued]

@@ -18,6 +18,7 @@ from cloudai.api.schemas import (
     TaskIn,
     TaskListOut,
     TaskOut,
+    statuses_for,
 )
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.task import Task, TaskStatus
@@ -77,9 +78,10 @@ def _statuses(raw: str | None) -> tuple[TaskStatus, ...] | None:
         return None
     words = [w.strip() for w in raw.split(",") if w.strip()]
     try:
-        return tuple(TaskStatus(w) for w in words)
+        # The seed's `pending` means queued or assigned; duplicates collapse.
+        return tuple(dict.fromkeys(s for w in words for s in statuses_for(w)))
     except ValueError:
-        known = ", ".join(s.value for s in TaskStatus)
+        known = ", ".join([s.value for s in TaskStatus] + ["pending"])
         raise InvalidRequest(f"unknown status in {raw!r}; known: {known}") from None
 
 
