@@ -25,7 +25,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(python3-venv)
+packages=(python3-venv curl)  # curl: the README walkthrough, which a test runs
 [ "$want_docker" = 1 ] && packages+=(docker.io busybox-static)
 [ "$want_postgres" = 1 ] && packages+=(postgresql)
 [ "$want_promtool" = 1 ] && packages+=(prometheus)
@@ -41,6 +41,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$want_registry" = 1 ] && command -v systemctl >/dev/null 2>&1; then
     # The package enables a system-wide registry on :5000; the tests need none of it.
     systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
+  if [ "$want_promtool" = 1 ] && command -v systemctl >/dev/null 2>&1; then
+    # Likewise the Prometheus server on :9090: only its promtool is wanted.
+    systemctl disable --now prometheus.service prometheus-node-exporter.service \
+      >/dev/null 2>&1 || true
   fi
 fi
 
