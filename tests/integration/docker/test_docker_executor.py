@@ -18,7 +18,7 @@ from typing import Any
 
 import docker
 import pytest
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import NotFound
 
 from cloudai.worker.executors import DockerExecutor, ExecutionSpec
 from cloudai.worker.executors.docker import LABEL_INSTANCE_ID, container_name, docker_available
@@ -31,19 +31,10 @@ IMAGE = "cloudai-test:latest"
 MiB = 1024**2
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except DockerException as exc:
-        pytest.fail(f"dockerd is not reachable: {exc}")
-    try:
-        client.images.get(IMAGE)
-    except ImageNotFound:
-        pytest.fail(f"{IMAGE} is missing: run scripts/build-test-image.sh")
-    yield client
-    client.close()
+@pytest.fixture
+def client(docker_client: Any) -> Any:
+    """The session's Docker client (tests/integration/conftest.py checks the image)."""
+    return docker_client
 
 
 def new_identity() -> WorkerIdentity:
