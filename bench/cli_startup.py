@@ -2,8 +2,9 @@
 
 Each command runs as a fresh process `--runs` times (after `--warmup` untimed runs),
 interleaved so that a busy moment of the machine hits every command alike; the table
-gives the median, the 90th percentile and the minimum wall time, and the median minus
-that of `python -c pass` (the CLI's own start). `list-tasks` asks a stub master on a free
+gives the median, the 90th percentile and the minimum wall time, the median minus that
+of `python -c pass` (the CLI's own start), and the median CPU time (user + system, which
+a busy machine inflates far less than wall time). `list-tasks` asks a stub master on a free
 loopback port (three tasks); `completion` is one TAB of bash completion (`cloudai wor`).
 
     .venv/bin/python bench/cli_startup.py [--runs 30] [--baseline-src /tmp/old/src]
@@ -49,14 +50,17 @@ class _Stub(BaseHTTPRequestHandler):
         pass
 
 
-def _time(argv: list[str], env: dict[str, str]) -> float:
+def _time(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one run."""
     start = time.perf_counter()
-    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          stdin=subprocess.DEVNULL, check=False)  # fmt: skip
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)  # fmt: skip
+    _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{argv} exited {done.returncode}: {done.stderr.decode()[-500:]}")
-    return elapsed
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{argv} exited {child.returncode}")
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def _p90(values: list[float]) -> float:
@@ -96,21 +100,30 @@ def main() -> None:
     for _, argv, env in commands:
         for _ in range(options.warmup):
             _time(argv, env)
-    times: dict[str, list[float]] = {label: [] for label, _, _ in commands}
+    wall: dict[str, list[float]] = {label: [] for label, _, _ in commands}
+    cpu: dict[str, list[float]] = {label: [] for label, _, _ in commands}
     for _ in range(options.runs):
         for label, argv, env in commands:
-            times[label].append(_time(argv, env))
+            elapsed, used = _time(argv, env)
+            wall[label].append(elapsed)
+            cpu[label].append(used)
     server.shutdown()
 
-    bare = statistics.median(times["python -c pass"])
+    bare = statistics.median(wall["python -c pass"])
+    bare_cpu = statistics.median(cpu["python -c pass"])
     python = sys.version.split()[0]
-    print(f"{options.runs} runs each, interleaved; wall time in ms; python {python}")
-    print(f"{'command':<38} {'median':>7} {'p90':>7} {'min':>7} {'-python':>8}")
-    for label, values in times.items():
-        median = statistics.median(values)
-        own = "" if label == "python -c pass" else f"{(median - bare) * 1000:8.0f}"
+    print(f"{options.runs} runs each, interleaved; ms; python {python}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+    print("wall: median, p90, min, median - python's; cpu (user+sys): median, - python's")
+    print(f"{'command':<38} {'median':>7} {'p90':>7} {'min':>7} {'-python':>8} "
+          f"{'cpu':>6} {'-python':>8}")  # fmt: skip
+    for label, values in wall.items():
+        median, used = statistics.median(values), statistics.median(cpu[label])
+        first = label == "python -c pass"
+        own = "" if first else f"{(median - bare) * 1000:8.0f}"
+        own_cpu = "" if first else f"{(used - bare_cpu) * 1000:8.0f}"
         print(f"{label:<38} {median * 1000:7.0f} {_p90(values) * 1000:7.0f} "
-              f"{min(values) * 1000:7.0f} {own}")  # fmt: skip
+              f"{min(values) * 1000:7.0f} {own:>8} {used * 1000:6.0f} {own_cpu:>8}")  # fmt: skip
 
 
 if __name__ == "__main__":
