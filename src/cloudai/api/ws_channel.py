@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from cloudai.api.ws_auth import check_origin, websocket_user
 from cloudai.domain.errors import CloudAIError, Unavailable
 from cloudai.domain.users import User
-from cloudai.master.bus import Dropped
+from cloudai.master.bus import Closed, Dropped
 from cloudai.master.core import Services
 
 logger = logging.getLogger(__name__)
@@ -32,11 +32,13 @@ logger = logging.getLogger(__name__)
 NORMAL = 1000
 INTERNAL = 1011
 POLICY = 1008  # not allowed: no or a bad credential, a foreign Origin, not your task
+RESTART = 1012  # the master is stopping
 TRY_AGAIN = 1013  # fell behind, or the master has too many streams open
 SEND_TIMEOUT_S = 30.0
 _CLOSE_TIMEOUT_S = 5.0
 _MAX_REASON_BYTES = 123  # what a close frame can carry
-_GONE = (WebSocketDisconnect, RuntimeError, OSError)  # what a send to a closed socket raises
+_GONE = (WebSocketDisconnect, OSError)  # what a send to a socket the client closed raises
+_CLOSED = (*_GONE, RuntimeError)  # ... and one to a socket we closed
 
 
 class SlowClient(Exception):
@@ -57,7 +59,8 @@ class Channel:
         """Send one JSON message; SlowClient when it does not go out in time."""
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         try:
-            await asyncio.wait_for(self.websocket.send_text(text), self.send_timeout_s)
+            async with asyncio.timeout(self.send_timeout_s):
+                await self.websocket.send_text(text)
         except TimeoutError as exc:
             raise SlowClient(f"no send for {self.send_timeout_s:g} s") from exc
 
@@ -100,9 +103,11 @@ async def _outcome(channel: Channel, exc: BaseException | None) -> tuple[int, st
     if exc is None:
         return NORMAL, ""
     if isinstance(exc, Dropped):  # the stream has a gap: say so, the client resumes
-        with contextlib.suppress(SlowClient, *_GONE):
+        with contextlib.suppress(SlowClient, *_CLOSED):
             await channel.send({"type": "error", "error": "too slow: fell behind the events"})
         return TRY_AGAIN, "fell behind"
+    if isinstance(exc, Closed):
+        return RESTART, str(exc)
     if isinstance(exc, SlowClient):
         return TRY_AGAIN, "not reading"
     if isinstance(exc, Unavailable):
@@ -112,7 +117,7 @@ async def _outcome(channel: Channel, exc: BaseException | None) -> tuple[int, st
     if isinstance(exc, _GONE):
         return None
     logger.error("WebSocket stream failed", exc_info=exc)
-    with contextlib.suppress(SlowClient, *_GONE):
+    with contextlib.suppress(SlowClient, *_CLOSED):
         await channel.send({"type": "error", "error": "internal error"})
     return INTERNAL, "internal error"
 
@@ -132,5 +137,5 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     reason = reason.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
-    with contextlib.suppress(TimeoutError, *_GONE):
+    with contextlib.suppress(TimeoutError, *_CLOSED):
         await asyncio.wait_for(websocket.close(code, reason), _CLOSE_TIMEOUT_S)

@@ -228,6 +228,8 @@ class MasterApp:
 
     async def stop(self) -> None:
         """Intake first (HTTP, gRPC), then the loops, then connections, then the store."""
+        if self.core is not None:
+            self.core.bus.close()  # ends open streams and waits, which HTTP waits for
         if self._http is not None and self._serving is not None:
             self._http.should_exit = True
             await self._serving

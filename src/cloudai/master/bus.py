@@ -9,6 +9,9 @@ Publishing never waits and never grows without bound:
 - a `Signal` (a blocking wait) only needs to know that something changed, so it keeps
   one flag: it coalesces bursts and can never fall behind.
 
+Closing the bus (the master stops) ends every subscriber at once: streams raise
+`Closed`, waits return, so no open stream holds the HTTP server's shutdown up.
+
 Everything runs on the master's event loop; the bus owns the set of subscribers, each
 subscriber its own queue or flag.
 """
@@ -16,6 +19,7 @@ subscriber its own queue or flag.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -80,8 +84,16 @@ def everything(_event: Event) -> bool:
     return True
 
 
-class Dropped(Exception):
+class Ended(Exception):
+    """The subscription is over: read no more."""
+
+
+class Dropped(Ended):
     """The subscriber fell behind by more than its queue holds and was dropped."""
+
+
+class Closed(Ended):
+    """The bus was closed: the master is stopping."""
 
 
 class _Subscriber(Protocol):
@@ -89,7 +101,7 @@ class _Subscriber(Protocol):
         """Take the event if it matches; False when full (the bus then drops it)."""
         ...
 
-    def drop(self) -> None: ...
+    def end(self, why: Ended) -> None: ...
 
 
 class EventBus:
@@ -105,6 +117,7 @@ class EventBus:
         self._max_subscribers = max_subscribers
         self._subscribers: dict[int, _Subscriber] = {}
         self._next_id = 0
+        self._closed = False
         self.dropped_total = 0  # subscribers dropped for falling behind, since start
 
     @property
@@ -115,9 +128,17 @@ class EventBus:
         for key, subscriber in list(self._subscribers.items()):
             if not subscriber.offer(event):
                 del self._subscribers[key]
-                subscriber.drop()
+                subscriber.end(Dropped("fell behind the event stream"))
                 self.dropped_total += 1
                 logger.warning("event subscriber fell behind; dropped")
+
+    def close(self) -> None:
+        """The master is stopping: every subscriber ends now (streams raise `Closed`,
+        waits return), so no open stream holds the HTTP server's shutdown up."""
+        self._closed = True
+        subscribers, self._subscribers = list(self._subscribers.values()), {}
+        for subscriber in subscribers:
+            subscriber.end(Closed("the master is stopping"))
 
     def subscribe(self, accept: Filter = everything, capacity: int | None = None) -> Subscription:
         """A stream of the matching events, from now on; close it (or use `with`)."""
@@ -145,11 +166,13 @@ class EventBus:
             while True:
                 done, value = await check()
                 remaining = deadline - loop.time()
-                if done or remaining <= 0:
+                if done or remaining <= 0 or changed.closed:
                     return value
                 await changed.wait(remaining)
 
     def _add(self, subscriber: _Subscriber) -> int:
+        if self._closed:
+            raise Unavailable("the master is stopping")
         if len(self._subscribers) >= self._max_subscribers:
             raise Unavailable("too many event subscribers; try again later")
         self._next_id += 1
@@ -185,7 +208,7 @@ class Subscription(_Member):
     def __init__(self, bus: EventBus, accept: Filter, capacity: int) -> None:
         super().__init__(bus, accept)
         self._queue: asyncio.Queue[Event] = asyncio.Queue(capacity)
-        self._dropped = False
+        self._ended: Ended | None = None
 
     def offer(self, event: Event) -> bool:
         if not self._accept(event):
@@ -196,38 +219,46 @@ class Subscription(_Member):
             return False
         return True
 
-    def drop(self) -> None:
-        # A full queue has no waiting reader, so the next get() sees the flag.
-        self._dropped = True
+    def end(self, why: Ended) -> None:
+        self._ended = why
+        with contextlib.suppress(asyncio.QueueFull):  # full: nobody waits in get()
+            self._queue.put_nowait(Nudge())  # wakes a waiting get(), which then raises
 
     async def get(self) -> Event:
         """The next event; raises `Dropped` once the subscriber fell behind (what was
-        still queued is discarded: the stream has a gap and must end)."""
-        if self._dropped:
-            raise Dropped("fell behind the event stream")
-        return await self._queue.get()
+        still queued is discarded: the stream has a gap and must end), `Closed` once
+        the bus was."""
+        if self._ended is None:
+            event = await self._queue.get()
+        if self._ended is not None:
+            raise self._ended
+        return event
 
 
 class Signal(_Member):
     def __init__(self, bus: EventBus, accept: Filter) -> None:
         super().__init__(bus, accept)
         self._raised = asyncio.Event()
+        self.closed = False  # by the bus: stop waiting
 
     def offer(self, event: Event) -> bool:
         if self._accept(event):
             self._raised.set()
         return True
 
-    def drop(self) -> None:  # a signal never falls behind
-        return None
+    def end(self, why: Ended) -> None:  # a signal never falls behind: only a close ends it
+        self.closed = True
+        self._raised.set()  # and keeps it raised: every later wait returns at once
 
     async def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until a matching event came since the last wait (at once if one did),
-        or `timeout_s` passes; True if one came. Lowers the flag."""
+        or `timeout_s` passes, or the bus closes; True unless time ran out. Lowers the
+        flag."""
         try:
             async with asyncio.timeout(timeout_s):
                 await self._raised.wait()
         except TimeoutError:
             return False
-        self._raised.clear()
+        if not self.closed:
+            self._raised.clear()
         return True

@@ -21,7 +21,7 @@ from cloudai.domain.errors import NotFound, Unavailable
 from cloudai.domain.task import Task, TaskStatus
 from cloudai.domain.users import User
 from cloudai.domain.workers import WorkerStatus
-from cloudai.master.bus import Event, EventBus, Filter, Nudge, Signal, TaskChanged, WorkerChanged
+from cloudai.master.bus import Closed, Event, EventBus, Filter, Signal, TaskChanged, WorkerChanged
 from cloudai.master.files import FileArea
 from cloudai.master.gateway import LogPiece, WorkerGateway
 from cloudai.master.log_tail import LineStarts, tail_start
@@ -103,6 +103,8 @@ class LogStream:
                 if not follow:
                     return
                 await changed.wait(self._recheck_s)
+                if changed.closed:
+                    raise Closed("the master is stopping")
 
     async def tail_offset(self, user: User, task_id: str, attempt: int, lines: int) -> int:
         """Where the attempt's last `lines` lines begin, as its log is now."""
@@ -158,14 +160,15 @@ class LogStream:
         async def over() -> bool:
             return await self._attempt_over(user, task, attempt)
 
-        on = _moves(task.task_id, worker.worker_id)
         try:
-            with self._bus.signal(on) as moved:
-                async for piece in _until_over(pieces, moved, over, self._recheck_s):
-                    skip = max(0, offset - piece.offset)  # never repeat a byte
-                    if len(piece.data) > skip:
-                        yield LogBytes(attempt, piece.offset + skip, piece.data[skip:])
-                        offset = piece.offset + len(piece.data)
+            with self._bus.signal(_moves(task.task_id, worker.worker_id)) as moved:
+                live = _until_over(pieces, moved, over, self._recheck_s)
+                async with aclosing(live):
+                    async for piece in live:
+                        skip = max(0, offset - piece.offset)  # never repeat a byte
+                        if len(piece.data) > skip:
+                            yield LogBytes(attempt, piece.offset + skip, piece.data[skip:])
+                            offset = piece.offset + len(piece.data)
         except (Unavailable, NotFound):
             return  # the worker is gone or has dropped it; the stored copy may still come
 
@@ -204,7 +207,7 @@ async def _until_over(
                 if piece.complete:
                     return
                 nxt = asyncio.ensure_future(anext(it))
-            if wake in done and await over():
+            if wake in done and (moved.closed or await over()):
                 return
     finally:
         await _cancel(nxt)
@@ -222,12 +225,11 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
 
 
 def _about(task_id: str) -> Filter:
-    """What may bring a task's log further: its changes, and stored files."""
+    """What may bring a task's log further: its changes. (Its stored copy arrives before
+    the report that ends the attempt, so that report's change covers it.)"""
 
     def accept(event: Event) -> bool:
-        return isinstance(event, Nudge) or (
-            isinstance(event, TaskChanged) and event.task_id == task_id
-        )
+        return isinstance(event, TaskChanged) and event.task_id == task_id
 
     return accept
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +46,7 @@ ADMIN = "fuzz-admin@example.test"
 
 
 # Loaded at import: schemathesis's fixture-loaded schemas do not work with this pytest.
-_DATA = Path(tempfile.mkdtemp(prefix="cloudai-fuzz-"))
+_DATA = Path(tempfile.gettempdir()) / f"cloudai-fuzz-{uuid.uuid4().hex[:12]}"  # made if used
 _CORE = build_core(InMemoryStore(), FakeClock(), FakeWorkerGateway(), CoreOptions(_DATA, "k" * 32))
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_CORE.services))
 

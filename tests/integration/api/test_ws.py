@@ -44,9 +44,7 @@ async def test_a_bad_token_is_closed_1008(port: int) -> None:
 
 
 @pytest.mark.parametrize("how", ["bearer", "query", "cookie"])
-async def test_each_credential_opens_a_stream(
-    api: httpx.AsyncClient, port: int, how: str
-) -> None:
+async def test_each_credential_opens_a_stream(api: httpx.AsyncClient, port: int, how: str) -> None:
     token = token_of(await login(api, "ann"))
     path, headers, bearer = "/ws/events", {}, None
     if how == "bearer":
@@ -200,13 +198,13 @@ async def test_another_users_task_log_is_refused_without_data(
 
 
 @pytest.mark.parametrize("query", ["attempt=0", "offset=-1", "offset=x", "attempt=" + "9" * 30])
-async def test_a_bad_log_position_is_refused(
-    api: httpx.AsyncClient, port: int, query: str
-) -> None:
+async def test_a_bad_log_position_is_refused(api: httpx.AsyncClient, port: int, query: str) -> None:
     ann = await login(api, "ann")
     task_id = await submit(api, ann)
     async with ws(port, f"/ws/tasks/{task_id}/logs?{query}", token_of(ann)) as client:
         closed = await until_closed(client)
-    assert closed.messages == [] and closed.code == POLICY and "must be a whole number" in (
-        closed.reason
+    assert (
+        closed.messages == []
+        and closed.code == POLICY
+        and "must be a whole number" in (closed.reason)
     )

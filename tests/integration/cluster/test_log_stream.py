@@ -4,6 +4,8 @@ chunked HTTP log; the events WebSocket with a real worker."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,7 @@ async def started(cluster: Cluster, command: str, **fields: Any) -> str:
 def text_of(messages: list[dict[str, Any]], attempt: int = 1) -> str:
     """The log text of one attempt, checking the messages cover its bytes exactly once."""
     logs = [m for m in messages if m["type"] == "log" and m["attempt"] == attempt]
-    for before, after in zip(logs, logs[1:], strict=False):
+    for before, after in itertools.pairwise(logs):
         assert after["offset"] == before["next_offset"]
     return "".join(m["data"] for m in logs)
 
@@ -159,3 +161,24 @@ async def test_events_see_a_task_go_queued_assigned_running_completed(
         (None, "queued"), ("queued", "assigned"), ("assigned", "running"),
         ("running", "completed"),
     ]  # fmt: skip
+
+
+async def test_stopping_the_master_ends_the_open_streams(cluster: Cluster) -> None:
+    task_id = await started(cluster, "many")  # runs until stopped
+    port, url = cluster.master.http_port, f"/api/tasks/{task_id}/logs/stream"
+    async with (
+        ws(port, f"/ws/tasks/{task_id}/logs", token(cluster)) as log,
+        ws(port, "/ws/events", token(cluster)) as events,
+        cluster.http.stream("GET", url, params={"follow": "true"}) as answer,
+    ):
+        assert (await receive(log))["type"] == "connected"
+        assert (await receive(events))["type"] == "connected"
+        chunks = answer.aiter_bytes()
+        received = bytearray(await anext(chunks))  # flowing, and would never end by itself
+        await asyncio.wait_for(cluster.master.stop(), 30)  # not held up by them
+        async for chunk in chunks:
+            received += chunk
+        for client in (log, events):
+            closed = await until_closed(client)
+            assert closed.code == 1012, closed
+    assert MANY[0] in received.decode()

@@ -15,9 +15,9 @@ from cloudai.api import ws_messages as msg
 from cloudai.api.deps import CurrentUser, ServicesDep
 from cloudai.api.limits import MAX_OFFSET, Offset
 from cloudai.api.ws_channel import Channel, serve
-from cloudai.domain.errors import InvalidRequest
+from cloudai.domain.errors import InvalidRequest, Unavailable
 from cloudai.domain.users import Role, User
-from cloudai.master.bus import Event, Filter, Heartbeat, TaskChanged, WorkerChanged
+from cloudai.master.bus import Closed, Event, Filter, Heartbeat, TaskChanged, WorkerChanged
 from cloudai.master.log_stream import MAX_TAIL_LINES, LogBytes, LogEnd, LogItem
 
 router = APIRouter()
@@ -71,9 +71,12 @@ async def stream_log(
 
 async def _raw(items: AsyncGenerator[LogItem, None]) -> AsyncIterator[bytes]:
     async with aclosing(items):
-        async for item in items:
-            if isinstance(item, LogBytes):
-                yield item.data
+        try:
+            async for item in items:
+                if isinstance(item, LogBytes):
+                    yield item.data
+        except (Closed, Unavailable):
+            return  # the master is stopping: end the body rather than break it
 
 
 async def _telemetry(channel: Channel, worker_id: str | None) -> None:
