@@ -12,7 +12,18 @@ from cloudai.api.errors import install_error_handlers
 from cloudai.api.instrument import RequestTimingMiddleware
 from cloudai.api.limits import BodyLimitMiddleware
 from cloudai.api.openapi import create_documented_app, document
-from cloudai.api.routes import auth, cluster, files, health, metrics, scheduling, tasks, workers, ws
+from cloudai.api.routes import (
+    auth,
+    cluster,
+    files,
+    health,
+    legacy,
+    metrics,
+    scheduling,
+    tasks,
+    workers,
+    ws,
+)
 from cloudai.master.core import Services
 
 _DESCRIPTION = (
@@ -43,7 +54,7 @@ def create_app(services: Services, *, cors_origins: Sequence[str] = ()) -> FastA
         )
     app.add_middleware(RequestTimingMiddleware, metrics=services.metrics)  # outermost: times all
     app.state.cors_origins = tuple(cors_origins)  # the WebSocket Origin check allows them too
-    modules = (health, metrics, auth, tasks, files, scheduling, workers, cluster, ws)
+    modules = (health, metrics, auth, tasks, files, scheduling, workers, cluster, ws, legacy)
     routers = [module.router for module in modules]
     for router in routers:
         app.include_router(router)

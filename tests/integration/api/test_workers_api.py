@@ -150,3 +150,28 @@ async def test_a_drained_worker_takes_no_new_task(api: httpx.AsyncClient, core: 
     await place(core)
     held = (await api.get("/api/workers/w1/tasks", headers=admin)).json()["tasks"]
     assert [t["task_id"] for t in held] == [task_id]
+
+
+async def test_the_seeds_legacy_paths_answer_in_its_shapes(
+    api: httpx.AsyncClient, core: MasterCore
+) -> None:
+    ann, bob, ann_task, bob_task = await _two_users_on_w1(api, core)
+    await core.registry.heartbeat("w1", Usage(cpu=50, memory=25, storage=10, gpu=0))
+    telemetry = (await api.get("/telemetry", headers=ann)).json()
+    assert sorted(telemetry) == ["w1", "w2"]
+    w1 = telemetry["w1"]
+    assert (w1["worker_id"], w1["cpu_usage"], w1["memory_usage"], w1["is_active"]) == (
+        "w1", 50, 25, True,
+    )  # fmt: skip
+    assert [t["task_id"] for t in w1["running_tasks"]] == [ann_task]  # not bob's
+    assert isinstance(w1["last_update"], float)
+    one = (await api.get("/telemetry/w1", headers=bob)).json()
+    assert [t["task_id"] for t in one["running_tasks"]] == [bob_task]
+    assert (await api.get("/telemetry/nope", headers=bob)).status_code == 404
+    workers = (await api.get("/workers", headers=ann)).json()
+    assert workers["w1"] == {
+        "worker_id": "w1", "is_active": True, "running_tasks_count": 2,
+        "last_update": w1["last_update"],
+    }  # fmt: skip
+    for path in ("/telemetry", "/telemetry/w1", "/workers"):
+        assert (await anonymous(api, "GET", path)).status_code == 401
