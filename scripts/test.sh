@@ -35,4 +35,4 @@ echo "== import contracts (the layering; pyproject.toml [tool.importlinter])"
 echo "== unit tests"
 "$py/pytest" tests/unit -q -p no:cacheprovider
 echo "== integration and end-to-end tests (SQLite, PostgreSQL, real dockerd)"
-"$py/pytest" tests/integration tests/e2e -q -p no:cacheprovider
+"$py/pytest" tests/integration tests/e2e tests/chaos -q -p no:cacheprovider

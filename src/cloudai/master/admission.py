@@ -4,7 +4,10 @@ and the user's queued-task quota (admins are exempt)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from cloudai.domain.errors import InvalidRequest, TooManyRequests
@@ -26,11 +29,22 @@ class Admission:
     def __init__(self, store: Store, rules: AdmissionRules) -> None:
         self._store = store
         self._rules = rules
+        # One lock per user, kept only while someone holds or waits for it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def check(self, user: User, image: str) -> None:
-        """InvalidRequest for an image that may not be pulled; TooManyRequests for a
-        user at the queued-task cap."""
-        await self._check_image(image)
+    @contextlib.asynccontextmanager
+    async def admitting(self, user: User, image: str) -> AsyncIterator[None]:
+        """Check the image and the user's queued-task cap, and hold that user's
+        admissions until the body (which queues the task) is done: a burst at the cap
+        gets exactly the free places in this master. InvalidRequest for an image that
+        may not be pulled; TooManyRequests for a user at the cap."""
+        await self._check_image(image)  # outside the lock: it may wait for DNS
+        lock = self._locks.setdefault(user.user_id, asyncio.Lock())
+        async with lock:
+            await self._check_quota(user)
+            yield
+
+    async def _check_quota(self, user: User) -> None:
         cap = self._rules.max_queued_per_user
         if cap is None or user.role is Role.ADMIN:
             return

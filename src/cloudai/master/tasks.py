@@ -115,17 +115,17 @@ class TaskService:
         workers may join)."""
         if spec.priority > 0 and user.role is not Role.ADMIN:
             raise Forbidden("only admins may raise a priority above 0 (lower it with a negative)")
-        await self._admission.check(user, spec.docker_image)
         task_type, inferred = sla.infer_task_type(spec.task_type or spec.tag, spec.request)
-        task = rules.admit(
-            spec,
-            task_id=new_task_id(),
-            user_id=user.user_id,
-            at=self._clock.now(),
-            task_type=task_type,
-            tau_s=self._accounting.tau_for(task_type),
-        )
-        await self._writer.add(task, submitted_event(task))  # published: /ws/events
+        async with self._admission.admitting(user, spec.docker_image):
+            task = rules.admit(
+                spec,
+                task_id=new_task_id(),
+                user_id=user.user_id,
+                at=self._clock.now(),
+                task_type=task_type,
+                tau_s=self._accounting.tau_for(task_type),
+            )
+            await self._writer.add(task, submitted_event(task))  # published: /ws/events
         logger.info("task submitted", extra={"task_id": task.task_id, "user_id": user.user_id})
         self._wake()
         warnings = []
