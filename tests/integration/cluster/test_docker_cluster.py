@@ -19,6 +19,8 @@ from cloudai.config import MasterSettings, WorkerSettings
 from cloudai.master.app import MasterApp
 from cloudai.worker.app import WorkerApp
 from cloudai.worker.executors.docker import LABEL_TASK_ID
+from tests.integration.cluster import support
+from tests.integration.cluster.support import wait
 from tests.registry import Registry
 
 pytestmark = pytest.mark.docker
@@ -61,17 +63,7 @@ async def cluster(tmp_path: Path, **worker: Any) -> AsyncIterator[httpx.AsyncCli
 
 
 async def submit(http: httpx.AsyncClient, **fields: Any) -> str:
-    answer = await http.post("/api/tasks", json={"docker_image": IMAGE, **fields})
-    assert answer.status_code == 201, answer.text
-    task_id: str = answer.json()["task_id"]
-    return task_id
-
-
-async def wait(http: httpx.AsyncClient, task_id: str, until: str) -> dict[str, Any]:
-    answer = await http.get(f"/api/tasks/{task_id}/wait", params={"until": until, "timeout": 60})
-    body: dict[str, Any] = answer.json()
-    assert body["status"] in until.split(","), body
-    return body
+    return await support.submit(http, IMAGE, **fields)
 
 
 async def delivered(http: httpx.AsyncClient, task_id: str) -> tuple[list[str], str]:

@@ -20,6 +20,8 @@ from cloudai.master.app import MasterApp
 from cloudai.worker.app import WorkerApp
 from cloudai.worker.executors.base import ExecutionSpec
 from cloudai.worker.executors.fake import FakeExecutor, FakeRun
+from tests.integration.cluster import support
+from tests.integration.cluster.support import wait
 
 PASSWORD = "restart-test-password"
 ODD_NAMES = {
@@ -72,19 +74,7 @@ async def start_worker(settings: WorkerSettings, executor: FakeExecutor) -> Work
 
 
 async def submit(http: httpx.AsyncClient, command: str, **fields: Any) -> str:
-    answer = await http.post(
-        "/api/tasks", json={"docker_image": "img", "command": command, **fields}
-    )
-    assert answer.status_code == 201, answer.text
-    task_id: str = answer.json()["task_id"]
-    return task_id
-
-
-async def wait(http: httpx.AsyncClient, task_id: str, until: str) -> dict[str, Any]:
-    answer = await http.get(f"/api/tasks/{task_id}/wait", params={"until": until, "timeout": 30})
-    body: dict[str, Any] = answer.json()
-    assert body["status"] in until.split(","), body
-    return body
+    return await support.submit(http, "img", command=command, **fields)
 
 
 async def test_a_graceful_worker_restart_interrupts_and_requeues(tmp_path: Path) -> None:
