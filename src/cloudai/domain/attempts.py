@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import AttemptReport
 
+# What a worker reports of an attempt's start-up, in order: steps before the start are
+# recorded as task events (the status unchanged); "started" makes the task running.
+PHASE_PULLING = "pulling"  # fetching the image
+PHASE_CREATING = "creating"  # creating the container
+PHASE_STARTED = "started"
+
 
 @dataclass(frozen=True, slots=True)
 class Assignment:

@@ -100,6 +100,15 @@ class Failure(StrEnum):
     INTERRUPTED = "interrupted"  # an operator's stop or drain
 
 
+def parse_failure(kind: str) -> Failure | None:
+    """The failure a kind names; None for "" or a kind this version does not know (a
+    newer peer's: the receiver classifies the attempt itself)."""
+    try:
+        return Failure(kind) if kind else None
+    except ValueError:
+        return None
+
+
 class RetryRule(StrEnum):
     FINAL = "final"  # the task ends with this attempt
     COUNTED = "counted"  # runs again while retries remain

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from cloudai._proto import cluster_pb2 as pb
+from cloudai.domain.attempts import PHASE_STARTED
 from cloudai.domain.errors import CloudAIError, InvalidRequest, Unauthorized
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.lifecycle import Lifecycle
@@ -109,7 +110,7 @@ class MasterWorkerService(MasterSide):
             worker_id = self._caller(context)
             task = None
             step = convert.progress_text(request)
-            if request.phase == convert.PHASE_STARTED:
+            if request.phase == PHASE_STARTED:
                 task = await self._lifecycle.started(request.task_id, request.epoch, worker_id)
             elif step is not None:
                 task = await self._lifecycle.progressed(

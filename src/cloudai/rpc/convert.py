@@ -6,10 +6,17 @@ import math
 from collections.abc import Iterable
 
 from cloudai._proto import cluster_pb2 as pb
-from cloudai.domain.attempts import Assignment, FilePiece, FinishedAttempt, HeldAttempt
+from cloudai.domain.attempts import (
+    PHASE_CREATING,
+    PHASE_PULLING,
+    Assignment,
+    FilePiece,
+    FinishedAttempt,
+    HeldAttempt,
+)
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.resources import Resources
-from cloudai.domain.task import AttemptReport, Failure, Task, TaskStatus
+from cloudai.domain.task import AttemptReport, Task, TaskStatus, parse_failure
 from cloudai.domain.workers import Usage
 
 # The reference protocol's TaskResult.status strings.
@@ -82,10 +89,6 @@ def usage_from_heartbeat(beat: pb.Heartbeat) -> Usage:
 
 STARTING = "starting"
 RUNNING = "running"
-PHASE_STARTED = "started"
-# Start-up steps before "started": recorded as task events, the status unchanged.
-PHASE_PULLING = "pulling"
-PHASE_CREATING = "creating"
 _PROGRESS_TEXT = {PHASE_PULLING: "pulling image", PHASE_CREATING: "creating container"}
 
 
@@ -119,15 +122,8 @@ def report_from_proto(result: pb.TaskResult, worker_id: str) -> AttemptReport:
         reason=result.reason,
         oom_killed=result.oom_killed,
         log_size=result.log_size,
-        failure=_failure(result.failure),
+        failure=parse_failure(result.failure),
     )
-
-
-def _failure(wire: str) -> Failure | None:
-    try:
-        return Failure(wire) if wire else None
-    except ValueError:  # a newer peer's kind: let the master classify it
-        return None
 
 
 # --- the worker's side: assignments in; heartbeats, progress, results, files out

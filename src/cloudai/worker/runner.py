@@ -16,14 +16,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudai.domain.attempts import Assignment, FinishedAttempt, HeldAttempt
+from cloudai.domain.attempts import (
+    PHASE_CREATING,
+    PHASE_PULLING,
+    PHASE_STARTED,
+    Assignment,
+    FinishedAttempt,
+    HeldAttempt,
+)
 from cloudai.domain.errors import CloudAIError, Conflict, Unavailable
-from cloudai.domain.task import AttemptReport, Failure, TaskStatus
+from cloudai.domain.task import AttemptReport, Failure, TaskStatus, parse_failure
 from cloudai.worker import spool
 from cloudai.worker.delivery import LOG_FILE_NAME, Delivery
 from cloudai.worker.executors.base import (
-    PHASE_CREATING,
-    PHASE_PULLING,
     ExecutionSpec,
     Executor,
     ExitStatus,
@@ -37,7 +42,6 @@ logger = logging.getLogger(__name__)
 _LOG_TAIL = 64 * 1024
 _RETRY_MAX_S = 5.0
 _START_REPORT_TRIES = 5  # then the next heartbeat, which says "running", settles it
-PHASE_STARTED = "started"
 # Forwarded as they come (pulling, creating): one try each, since they only inform.
 _PROGRESS_PHASES = frozenset({PHASE_PULLING, PHASE_CREATING})
 
@@ -100,9 +104,6 @@ class Runner:
         self._runs: dict[tuple[str, int], AttemptRun] = {}
         self._stopping: set[asyncio.Task[bool]] = set()
         self._reports: set[asyncio.Task[None]] = set()
-
-    def listed(self) -> list[tuple[str, int]]:
-        return list(self._runs)
 
     def held(self) -> list[HeldAttempt]:
         """Every listed attempt as heartbeats carry it."""
@@ -314,17 +315,10 @@ def _outcome(status: ExitStatus, interrupted: bool) -> tuple[TaskStatus, str, Fa
     if status.cancelled:
         return TaskStatus.CANCELLED, "cancelled", Failure.CANCELLED
     if status.error:
-        return TaskStatus.FAILED, status.error, _failure(status.failure) or Failure.EXECUTOR
+        return TaskStatus.FAILED, status.error, parse_failure(status.failure) or Failure.EXECUTOR
     if status.oom_killed:
         return TaskStatus.FAILED, "out of memory", Failure.OOM
     return TaskStatus.FAILED, f"exit code {status.exit_code}", Failure.EXIT
-
-
-def _failure(kind: str) -> Failure | None:
-    try:
-        return Failure(kind) if kind else None
-    except ValueError:
-        return None
 
 
 def _note_outputs(log_path: Path, outputs: CollectedOutputs) -> None:

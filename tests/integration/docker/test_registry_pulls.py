@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from cloudai.domain.attempts import PHASE_CREATING, PHASE_PULLING
 from cloudai.worker.executors import DockerExecutor, ExecutionSpec, ExitStatus, PullOptions
-from cloudai.worker.executors.base import PHASE_CREATING, PHASE_PULLING
 from cloudai.worker.executors.docker_images import MAX_REASON
 from cloudai.worker.identity import WorkerIdentity
 from tests.registry import Registry, remove_image, stalling_proxy

@@ -8,10 +8,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
-from cloudai.domain.attempts import Assignment, FilePiece, FinishedAttempt
+from cloudai.domain.attempts import (
+    PHASE_CREATING,
+    PHASE_PULLING,
+    Assignment,
+    FilePiece,
+    FinishedAttempt,
+)
 from cloudai.domain.errors import Unavailable
 from cloudai.domain.resources import Resources
-from cloudai.worker.executors.base import PHASE_CREATING, PHASE_PULLING, ExecutionSpec
+from cloudai.worker.executors.base import ExecutionSpec
 from cloudai.worker.executors.fake import FakeExecutor, FakeRun
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.runner import Runner

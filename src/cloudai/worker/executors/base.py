@@ -15,10 +15,6 @@ from typing import Protocol
 # Where the task sees its output directory inside a container.
 CONTAINER_OUTPUT_DIR = "/output"
 
-# Start-up phases an executor reports through its `progress` callback, before `started`.
-PHASE_PULLING = "pulling"  # fetching the image
-PHASE_CREATING = "creating"  # creating the container
-
 # (phase, message) -> None; called on the event loop's thread, never raises.
 Progress = Callable[[str, str], None]
 
@@ -75,8 +71,8 @@ class Executor(Protocol):
     ) -> ExitStatus:
         """Run to completion; call `started` once the container (or process) really
         runs — not when it is only pulled or created — and `progress` for the steps
-        before that (`PHASE_PULLING`, `PHASE_CREATING`, with a line for the user).
-        Never raises for task failures."""
+        before that (`PHASE_PULLING`, `PHASE_CREATING` of `domain.attempts`, with a
+        line for the user). Never raises for task failures."""
         ...
 
     async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:

@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 import docker
 from docker.errors import DockerException, NotFound
 
+from cloudai.domain.attempts import PHASE_CREATING
 from cloudai.worker.executors.base import (
     CONTAINER_OUTPUT_DIR,
-    PHASE_CREATING,
     ExecutionSpec,
     ExecutorError,
     ExitStatus,

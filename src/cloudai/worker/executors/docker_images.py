@@ -28,9 +28,10 @@ import requests
 import urllib3
 from docker.errors import DockerException, ImageNotFound
 
+from cloudai.domain.attempts import PHASE_PULLING
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.images import parse_image
-from cloudai.worker.executors.base import PHASE_PULLING, Progress
+from cloudai.worker.executors.base import Progress
 
 log = logging.getLogger(__name__)
 
