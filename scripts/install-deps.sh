@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what CloudAI needs on Debian 12 (run as root), idempotently:
-#   scripts/install-deps.sh [docker] [postgres] [promtool] [registry]
+#   scripts/install-deps.sh [docker] [postgres] [promtool] [registry] [ui] [chromium]
 # Always: a Python virtual environment in .venv with CloudAI, its PostgreSQL driver and
 #         its dev tools.
 # docker:   Debian's docker.io + busybox-static, and a running dockerd
@@ -10,17 +10,21 @@
 #           master's /metrics output with `promtool check metrics`).
 # registry: Debian's docker-registry (distribution registry v2), for its binary only: the
 #           pull tests start their own registries on loopback (tests/registry.py).
+# ui:       Debian's nodejs and npm, when `node` is missing (the dashboard's build, ui/).
+# chromium: Debian's Chromium and fonts-liberation (the dashboard's Playwright tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-want_docker=0 want_postgres=0 want_promtool=0 want_registry=0
+want_docker=0 want_postgres=0 want_promtool=0 want_registry=0 want_ui=0 want_chromium=0
 for arg in "$@"; do
   case "$arg" in
     docker) want_docker=1 ;;
     postgres) want_postgres=1 ;;
     promtool) want_promtool=1 ;;
     registry) want_registry=1 ;;
+    ui) want_ui=1 ;;
+    chromium) want_chromium=1 ;;
     *) echo "unknown component: $arg" >&2; exit 2 ;;
   esac
 done
@@ -30,6 +34,8 @@ packages=(python3-venv curl)  # curl: the README walkthrough, which a test runs
 [ "$want_postgres" = 1 ] && packages+=(postgresql)
 [ "$want_promtool" = 1 ] && packages+=(prometheus)
 [ "$want_registry" = 1 ] && packages+=(docker-registry)
+if [ "$want_ui" = 1 ] && ! command -v node >/dev/null 2>&1; then packages+=(nodejs npm); fi
+[ "$want_chromium" = 1 ] && packages+=(chromium fonts-liberation)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-scripts/install-deps.sh docker postgres promtool registry
+scripts/install-deps.sh docker postgres promtool registry ui chromium
 
 # PostgreSQL on loopback for the store suite (idempotent).
 pg_version="$(ls /etc/postgresql | sort -V | tail -n 1)"
@@ -24,6 +24,7 @@ fi
 export CLOUDAI_TEST_POSTGRES_URL="postgresql+psycopg://cloudai:cloudai@127.0.0.1:5432/cloudai_test"
 
 scripts/build-test-image.sh
+scripts/build-ui.sh  # the dashboard: served by the e2e master, typed by its generated client
 
 py=.venv/bin
 echo "== lint and types"
@@ -36,3 +37,5 @@ echo "== unit tests"
 "$py/pytest" tests/unit -q -p no:cacheprovider
 echo "== integration and end-to-end tests (SQLite, PostgreSQL, real dockerd)"
 "$py/pytest" tests/integration tests/e2e tests/chaos -q -p no:cacheprovider
+echo "== dashboard: component tests (Vitest) and end-to-end (Playwright on Chromium)"
+(cd ui && npm test --silent && npm run --silent e2e)

@@ -10,4 +10,9 @@ if ! scripts/install-deps.sh docker; then
   scripts/install-deps.sh
 fi
 scripts/build-test-image.sh 2>/dev/null || true  # the tiny local image the examples use
+# The web dashboard, served at / (Node 20 and npm; Debian's are installed if missing).
+command -v npm >/dev/null 2>&1 || scripts/install-deps.sh ui || true
+if ! scripts/build-ui.sh; then
+  echo "WARNING: the web dashboard could not be built; the API works, / says how to build it" >&2
+fi
 exec .venv/bin/cloudai up "$@"

@@ -24,12 +24,29 @@ SchedulerName = Literal["round_robin", "best_fit", "spread", "rts", "agent"]
 ExecutorKind = Literal["docker", "process", "fake"]
 Registration = Literal["open", "admin-only"]
 PullPolicy = Literal["if-not-present", "always", "never"]
+# What a stopping worker does with running tasks: stop them (interrupted, requeued),
+# drain (finish them, take none new), or leave them running for its next start.
+OnShutdown = Literal["stop", "drain", "leave"]
 SCHEDULERS: tuple[str, ...] = get_args(SchedulerName)
 EXECUTORS: tuple[str, ...] = get_args(ExecutorKind)
 
 _ORIGIN = re.compile(r"https?://[^/\s*]+")  # no path, no wildcard
 ADMIN_PASSWORD_FILE = "admin-password"
 JOIN_TOKEN_FILE = "join-token"
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in `30d`, `12h`, `90m`, `45s` or `3600`; None for an empty text."""
+    if not text.strip():
+        return None
+    match = _DURATION.match(text.lower())
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration: a positive number with s, m, h, d or w")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
 def _xdg_data_home() -> Path:
@@ -96,6 +113,13 @@ class MasterSettings(BaseSettings):
     login_failures_per_account: int = Field(default=50, gt=0)  # see master/throttle.py
     login_window_s: float = Field(default=300.0, gt=0)
     login_tracked_max: int = Field(default=100_000, gt=0)  # memory bound of the counters
+    # HOST:PORT pre-registered workers are told to dial (POST /api/workers); default
+    # grpc_host:grpc_port, a wildcard host becoming the address that routes to the worker.
+    grpc_advertise: str | None = None
+    registration_ttl_s: float = Field(default=600.0, gt=0)  # a one-time registration token
+    # How long finished tasks' logs and outputs are kept: a duration such as 30d, 12h,
+    # 90m, 3600s (or plain seconds); empty: forever. The task rows stay.
+    retention: str = ""
 
     @field_validator("cors_origins")
     @classmethod
@@ -104,6 +128,15 @@ class MasterSettings(BaseSettings):
             if origin and not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], no path")
         return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    def retention_s(self) -> float | None:
+        return parse_duration(self.retention)
 
     def cors_origin_list(self) -> tuple[str, ...]:
         return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
@@ -141,6 +174,13 @@ class WorkerSettings(BaseSettings):
     gpu: int | None = Field(default=None, ge=0)  # default: the GPUs NVML finds
     fake_gpus: int = Field(default=0, ge=0)  # testing aid: pretend to have this many GPUs
     stop_grace_s: float = Field(default=10.0, ge=0)
+    on_shutdown: OnShutdown = "stop"
+    # Per attempt: its log (past the cap: the first part and the tail, said in the log)
+    # and its /output files collected (the rest named in the log and on the task).
+    max_log_bytes: int = Field(default=1024**3, ge=1024)
+    max_output_files: int = Field(default=1000, ge=0)
+    max_output_bytes: int = Field(default=10 * 1024**3, ge=0)
+    drain_timeout_s: float = Field(default=3600.0, ge=0)  # then `drain` stops what is left
     # A stopping worker's last try to report its interrupted attempts; then they stay
     # spooled on disk for its next start.
     stop_report_s: float = Field(default=10.0, ge=0)
@@ -157,6 +197,9 @@ class WorkerSettings(BaseSettings):
     pull_policy: PullPolicy = "if-not-present"
     pull_timeout_s: float = Field(default=600.0, gt=0)
     registry_auth_file: Path | None = None
+    # Start without a join token and wait until an admin registers this worker (the
+    # master calls MasterRegister with a one-time registration token).
+    wait_for_master: bool = False
 
     @model_validator(mode="before")
     @classmethod

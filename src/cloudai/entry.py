@@ -18,7 +18,8 @@ from typing import Annotated
 import typer
 
 from cloudai import __version__
-from cloudai.cli import render, suggest
+from cloudai.cli import admin as admin_commands
+from cloudai.cli import contexts, render, suggest
 from cloudai.cli import tasks as task_commands
 from cloudai.launch import commands as launch_commands
 
@@ -47,8 +48,18 @@ def _main(
             "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
         ),
     ] = False,
-) -> None:
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context", envvar="CLOUDAI_CONTEXT", show_default=False, metavar="NAME",
+            autocompletion=suggest.complete_context_name,
+            help="Use this stored login (see `cloudai context list`) instead of the current.",
+        ),
+    ] = None,
+) -> None:  # fmt: skip
     """CloudAI: run containerised tasks on a cluster of workers."""
+    if context is not None:  # absent: as chosen before (the shell keeps its own)
+        contexts.select(context)
 
 
 def version() -> None:
@@ -99,6 +110,7 @@ def build() -> typer.Typer:
     )
     app.callback()(_main)
     task_commands.register(app)
+    admin_commands.register(app)
     launch_commands.register(app)
     app.command("shell")(shell)
     app.command("completion")(completion)

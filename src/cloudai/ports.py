@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from cloudai.domain.registrations import Registration
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import Attempt, OutputFile, Task, TaskEvent, TaskResult, TaskStatus
-from cloudai.domain.users import ApiToken, User
+from cloudai.domain.users import ApiToken, Role, User
 from cloudai.domain.workers import Worker
 
 
@@ -114,6 +115,40 @@ class Store(Protocol):
         """Delete the tokens that expired before `expired_before`; how many went."""
         ...
 
+    # administration of users (see also `revoke_sessions`)
+    async def list_users(self) -> list[User]:
+        """Every user, oldest first (created_at, then user_id)."""
+        ...
+
+    async def set_user_flags(
+        self, user_id: str, *, role: Role | None = None, disabled: bool | None = None
+    ) -> User | None:
+        """Set the role and/or the disabled flag (None: unchanged); the user as now
+        stored (None: no such user)."""
+        ...
+
+    async def delete_api_tokens(self, user_id: str) -> int:
+        """Delete every API token of the user; how many went."""
+        ...
+
+    # workers' pre-registrations (`Registration`; looked up by the token's hash)
+    async def add_registration(self, registration: Registration) -> None: ...
+
+    async def redeem_registration(
+        self, token_hash: str, worker_id: str, at: datetime
+    ) -> Registration | None:
+        """Use the registration once: only if it is `usable_by(worker_id, at)`, mark it
+        used (at, by) in one atomic step and return it as now stored; else None."""
+        ...
+
+    async def list_registrations(self) -> list[Registration]:
+        """Every registration kept, oldest first (created_at, then token_hash)."""
+        ...
+
+    async def prune_registrations(self, expired_before: datetime) -> int:
+        """Delete the registrations that expired before `expired_before`, used or not."""
+        ...
+
     # the cluster
     async def claim_cluster_id(self, candidate: str) -> str:
         """The id of the cluster this database belongs to: the stored one, or
@@ -126,6 +161,10 @@ class Store(Protocol):
     async def get_worker(self, worker_id: str) -> Worker | None: ...
 
     async def list_workers(self) -> list[Worker]: ...
+
+    async def delete_worker(self, worker_id: str) -> bool:
+        """Forget the worker's row; False when there was none."""
+        ...
 
     # tasks
     async def add_task(self, task: Task, event: TaskEvent) -> None: ...
@@ -145,11 +184,13 @@ class Store(Protocol):
         tag: str | None = None,
         since: datetime | None = None,
         with_files: bool = False,
+        id_prefix: str | None = None,
     ) -> list[Task]:
         """Oldest first by default (the queue order: created_at, then task_id);
         newest first for listings shown to people. `after` is a (created_at, task_id)
         key: only rows after it in the chosen order, for paging a changing set.
-        `since`: created at or after it. `with_files`: only tasks with stored outputs."""
+        `since`: created at or after it. `with_files`: only tasks with stored outputs.
+        `id_prefix`: only ids that start with it (case-sensitive, `%` and `_` literal)."""
         ...
 
     async def count_tasks(
@@ -210,6 +251,11 @@ class Store(Protocol):
     async def list_attempts(self, task_id: str) -> list[Attempt]: ...
 
     async def get_result(self, task_id: str) -> TaskResult | None: ...
+
+    async def delete_task(self, task_id: str) -> bool:
+        """Delete the task with its events, attempts, result and file rows, in one
+        transaction; False when there was no such task."""
+        ...
 
     # output files
     async def replace_files(self, task_id: str, files: Sequence[OutputFile]) -> None:

@@ -231,12 +231,12 @@ class ChaosCluster:
         self.api = Cluster(self.master, self.base_url, self.grpc_port, self.master_dir, banner)
         return served
 
-    def start_workers(self, *worker_ids: str) -> None:
+    def start_workers(self, *worker_ids: str, **extra_env: str) -> None:
         """Start workers at once (same id, same data directory on a restart) and wait
-        until each has registered."""
+        until each has registered; `extra_env`: more CLOUDAI_ variables for them."""
         env = clean_env(
             CLOUDAI_JOIN_TOKEN=self.token, CLOUDAI_WORKER_CPU="4", CLOUDAI_WORKER_MEMORY_GB="8",
-            **self.timings.worker_env(),
+            **self.timings.worker_env(), **extra_env,
         )  # fmt: skip
         for worker_id in worker_ids:
             self.workers[worker_id] = Daemon(

@@ -59,14 +59,15 @@ def test_kill_9_requeues_at_the_lost_timeout_and_the_orphan_runs_until_reaped(
         assert len(chaos.running_containers(task_id)) == 2
         restarted_at = time.time()
         chaos.start_workers(victim)  # same id, same data directory
-        # ... until the worker restarts, and reaps it before it registers.
+        # ... until the worker restarts: it re-attaches to it, lists it when it joins,
+        # and stops it at the master's answer (the task has moved on to attempt 2).
         died = chaos.log.wait(task_id, 1, "die")
-        assert "removed 1 leftover containers" in chaos.workers[victim].output
+        assert "re-attached to 1 running tasks" in chaos.workers[victim].output
         overlap = chaos.log.overlap(task_id)
         assert overlap == pytest.approx(died - second_start, abs=0.01)
         assert died >= restarted_at
-        chaos.note("kill -9: overlap (second start to the restart's reaping)", overlap)
-        chaos.note("kill -9: worker restart to orphan reaped", died - restarted_at)
+        chaos.note("kill -9: overlap (second start to the restart's stop)", overlap)
+        chaos.note("kill -9: worker restart to orphan stopped", died - restarted_at)
 
         chaos.release(second)
         done = wait_for(admin, task_id, TERMINAL)

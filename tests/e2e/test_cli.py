@@ -80,7 +80,8 @@ def test_credentials_are_private(cli: Cli) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(cli.config_dir.stat().st_mode) == 0o700
     stored = json.loads(path.read_text())
-    assert stored["url"] == cli.url and stored["access_token"]
+    current = stored["contexts"][stored["current"]]  # the login, as the current context
+    assert current["url"] == cli.url and current["access_token"]
 
 
 def test_verbs_without_login_say_so(cli: Cli, tmp_path: Path) -> None:
@@ -204,10 +205,15 @@ def test_follow_prints_every_line_once_and_returns(cli: Cli) -> None:
 
 
 def test_api_and_connection_errors_are_one_line(cli: Cli) -> None:
-    missing = cli("status", "task-nope")
+    missing = cli("status", "task-0000000000000000")
     assert missing.returncode == 3  # not found
     assert missing.stderr.strip().splitlines() == [
-        "error: task task-nope not found (404 not_found)"
+        "error: task task-0000000000000000 not found (404 not_found)"
+    ]
+    no_prefix = cli("status", "task-nope")  # taken as the beginning of an id
+    assert no_prefix.returncode == 3
+    assert no_prefix.stderr.strip().splitlines() == [
+        "error: task task-nope not found (no task id starts with it)"
     ]
     url = f"http://127.0.0.1:{free_port()}"
     unreachable = cli("list-tasks", url=url)

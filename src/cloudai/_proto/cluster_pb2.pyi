@@ -72,17 +72,25 @@ class MasterInfo(_message.Message):
 
     MASTER_ID_FIELD_NUMBER: _builtins.int
     MASTER_ADDRESS_FIELD_NUMBER: _builtins.int
+    REGISTRATION_TOKEN_FIELD_NUMBER: _builtins.int
+    WORKER_ID_FIELD_NUMBER: _builtins.int
     master_id: _builtins.str
     master_address: _builtins.str
+    registration_token: _builtins.str
+    """added: one-time; the worker joins with it (no join token)"""
+    worker_id: _builtins.str
+    """added: the id the admin expects; empty: any"""
     def __init__(
         self,
         *,
         master_id: _builtins.str = ...,
         master_address: _builtins.str = ...,
+        registration_token: _builtins.str = ...,
+        worker_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["master_address", b"master_address", "master_id", b"master_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["master_address", b"master_address", "master_id", b"master_id", "registration_token", b"registration_token", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -96,12 +104,15 @@ class RegisterAck(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     WORKER_CREDENTIAL_FIELD_NUMBER: _builtins.int
     CLUSTER_ID_FIELD_NUMBER: _builtins.int
+    WORKER_ID_FIELD_NUMBER: _builtins.int
     success: _builtins.bool
     message: _builtins.str
     worker_credential: _builtins.str
     """added: presented by the master on master->worker calls"""
     cluster_id: _builtins.str
     """added: the cluster joined; the worker labels its containers with it"""
+    worker_id: _builtins.str
+    """added: in a worker's answer to MasterRegister, its id"""
     def __init__(
         self,
         *,
@@ -109,10 +120,11 @@ class RegisterAck(_message.Message):
         message: _builtins.str = ...,
         worker_credential: _builtins.str = ...,
         cluster_id: _builtins.str = ...,
+        worker_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_id", b"cluster_id", "message", b"message", "success", b"success", "worker_credential", b"worker_credential"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_id", b"cluster_id", "message", b"message", "success", b"success", "worker_credential", b"worker_credential", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

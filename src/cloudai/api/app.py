@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -13,6 +14,7 @@ from cloudai.api.instrument import RequestTimingMiddleware
 from cloudai.api.limits import BodyLimitMiddleware
 from cloudai.api.openapi import create_documented_app, document
 from cloudai.api.routes import (
+    admin,
     auth,
     cluster,
     files,
@@ -21,6 +23,7 @@ from cloudai.api.routes import (
     metrics,
     scheduling,
     tasks,
+    ui,
     workers,
     ws,
 )
@@ -34,9 +37,12 @@ _DESCRIPTION = (
 )
 
 
-def create_app(services: Services, *, cors_origins: Sequence[str] = ()) -> FastAPI:
+def create_app(
+    services: Services, *, cors_origins: Sequence[str] = (), ui_dir: Path = ui.STATIC_DIR
+) -> FastAPI:
     """`cors_origins`: browser origins whose pages may call the API with credentials
-    (none: no CORS headers, so only same-origin pages can read answers)."""
+    (none: no CORS headers, so only same-origin pages can read answers). `ui_dir`: the
+    built dashboard, served at `/` (routes/ui.py)."""
     app = create_documented_app(title="CloudAI", version=__version__, description=_DESCRIPTION)
     app.state.services = services
     install_error_handlers(app)
@@ -54,9 +60,10 @@ def create_app(services: Services, *, cors_origins: Sequence[str] = ()) -> FastA
         )
     app.add_middleware(RequestTimingMiddleware, metrics=services.metrics)  # outermost: times all
     app.state.cors_origins = tuple(cors_origins)  # the WebSocket Origin check allows them too
-    modules = (health, metrics, auth, tasks, files, scheduling, workers, cluster, ws, legacy)
+    modules = (health, metrics, auth, tasks, files, scheduling, workers, cluster, ws, legacy, admin)
     routers = [module.router for module in modules]
     for router in routers:
         app.include_router(router)
     document(app, routers)
+    app.include_router(ui.build_router(ui_dir))  # last: its fallback catches the rest
     return app

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from cloudai.api.routes.scheduling import RateOut, SlaOut
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import Task
-from cloudai.domain.workers import Usage
+from cloudai.domain.workers import Usage, WorkerStatus
 from cloudai.master.cluster import ClusterStats, QueueEntry, Readiness, WorkerView
 from cloudai.master.telemetry import Sample
 
@@ -68,6 +68,7 @@ class WorkerOut(BaseModel):
     worker_id: str
     address: str
     status: str
+    is_active: bool  # status == "active": the seed dashboard's key
     eligibility: str
     total_resources: ResourcesOut
     allocated_resources: ResourcesOut
@@ -83,6 +84,7 @@ class WorkerOut(BaseModel):
         w = view.worker
         return {
             "worker_id": w.worker_id, "address": w.address, "status": w.status.value,
+            "is_active": w.status is WorkerStatus.ACTIVE,
             "eligibility": w.eligibility.value, "total_resources": ResourcesOut.of(w.total),
             "allocated_resources": ResourcesOut.of(view.allocated),
             "available_resources": ResourcesOut.of(view.available),

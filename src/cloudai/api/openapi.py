@@ -50,6 +50,8 @@ _EXTRA: dict[str, tuple[str, ...]] = {
     "auth_create_token": ("429",),
     "tasks_submit": ("429",),
     "tasks_cancel_task": ("409",),
+    "admin_update_user": ("409",),
+    "admin_register_worker": ("409",),
 }
 
 

@@ -257,6 +257,7 @@ class LogsOut(BaseModel):
     offset: int
     next_offset: int
     complete: bool
+    attempt: int = 0  # whose log (each attempt has its own); 0 before the first
 
 
 class FileOut(BaseModel):

@@ -1,19 +1,16 @@
-"""A small HTTP client for the master's REST API, and the CLI's stored credentials.
+"""A small HTTP client for the master's REST API, and the CLI's config directory.
 
 It only speaks HTTP: nothing here imports the master, the worker or the store."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
-
-from cloudai.fileutil import write_atomically
 
 if TYPE_CHECKING:
     import ssl
@@ -21,7 +18,6 @@ if TYPE_CHECKING:
     import httpx  # imported when a Client is made: `--help` and shell completion go without
 
 DEFAULT_URL = "http://127.0.0.1:8080"
-CREDENTIALS_FILE = "credentials.json"
 FINAL = ("completed", "failed", "cancelled")
 _CHUNK = 1024 * 1024
 
@@ -45,12 +41,6 @@ class ApiError(CliError):
         super().__init__(f"{text}; {hint}" if hint else text)
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    url: str
-    access_token: str
-
-
 def config_dir() -> Path:
     """$CLOUDAI_CONFIG_DIR, else $XDG_CONFIG_HOME/cloudai, else ~/.config/cloudai (XDG: a
     relative XDG_CONFIG_HOME is invalid and ignored)."""
@@ -68,33 +58,6 @@ def ensure_config_dir() -> Path:
         directory.mkdir(mode=0o700, parents=True)
         directory.chmod(0o700)  # mkdir's mode is masked by the umask
     return directory
-
-
-def save_credentials(credentials: Credentials) -> Path:
-    """Write credentials.json with mode 0600 in a 0700 directory; returns its path."""
-    path = ensure_config_dir() / CREDENTIALS_FILE
-    record = {"url": credentials.url, "access_token": credentials.access_token}
-    write_atomically(path, json.dumps(record).encode(), mode=0o600)
-    return path
-
-
-def load_credentials() -> Credentials:
-    """The stored credentials; `CLOUDAI_URL` and `CLOUDAI_TOKEN` (an API token, as
-    NOMAD_TOKEN is Nomad's) override them, and with both set no login is needed."""
-    url, token = os.environ.get("CLOUDAI_URL"), os.environ.get("CLOUDAI_TOKEN")
-    if url and token:
-        return Credentials(url, token)
-    path = config_dir() / CREDENTIALS_FILE
-    try:
-        stored = json.loads(path.read_text())
-        stored_url, stored_token = str(stored["url"]), str(stored["access_token"])
-    except FileNotFoundError:
-        if token:
-            return Credentials(DEFAULT_URL, token)
-        raise NotLoggedIn(f"not logged in (no {path}); run `cloudai login` first") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise NotLoggedIn(f"cannot read {path} ({exc}); run `cloudai login` first") from None
-    return Credentials(url or stored_url, token or stored_token)
 
 
 class Client:
@@ -151,10 +114,14 @@ class Client:
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/api/tasks", json=body)
 
-    def list_tasks(self, status: str | None = None, limit: int = 100) -> dict[str, Any]:
+    def list_tasks(
+        self, status: str | None = None, limit: int = 100, id_prefix: str | None = None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if status:
             params["status"] = status
+        if id_prefix:
+            params["id_prefix"] = id_prefix
         return self._call("GET", "/api/tasks", params=params)
 
     def task(self, task_id: str) -> dict[str, Any]:
@@ -175,8 +142,32 @@ class Client:
     def files(self, task_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/files/{_id(task_id)}")
 
-    def download(self, task_id: str, path: str, sink: BinaryIO) -> str:
-        """Stream the file into `sink`; returns the sha256 of the bytes written."""
+    def stored(
+        self, user_id: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """Tasks with stored outputs (GET /api/files): yours, or (admins) a user's."""
+        wanted = {"user_id": user_id, "limit": limit, "cursor": cursor}
+        params = {key: value for key, value in wanted.items() if value is not None}
+        return self._call("GET", "/api/files", params=params)
+
+    def create_token(self, name: str, expires_in_days: int | None) -> dict[str, Any]:
+        body = {"name": name, "expires_in_days": expires_in_days}
+        return self._call("POST", "/api/auth/tokens", json=body)
+
+    def tokens(self) -> dict[str, Any]:
+        return self._call("GET", "/api/auth/tokens")
+
+    def revoke_token(self, token_id: str) -> None:
+        with self._transport():
+            response = self._http.delete(f"/api/auth/tokens/{_id(token_id)}")
+        if response.is_error:
+            raise _api_error(response, self._hint_401)
+
+    def download(
+        self, task_id: str, path: str, sink: BinaryIO, advance: Callable[[int], None] | None = None
+    ) -> str:
+        """Stream the file into `sink` (telling `advance` each chunk's size); returns
+        the sha256 of the bytes written."""
         digest = hashlib.sha256()
         with self._transport():
             url = f"/api/files/{_id(task_id)}/download/{quote(path)}"
@@ -187,7 +178,13 @@ class Client:
                 for chunk in response.iter_bytes(_CHUNK):
                     digest.update(chunk)
                     sink.write(chunk)
+                    if advance is not None:
+                        advance(len(chunk))
         return digest.hexdigest()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """Any JSON endpoint without a method here (the admin verbs, cli/admin.py)."""
+        return self._call(method, url, **kwargs)
 
     def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         with self._transport():

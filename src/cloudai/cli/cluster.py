@@ -8,17 +8,22 @@ from typing import Annotated
 import typer
 from rich.console import RenderableType
 
-from cloudai.cli import render, render_cluster, suggest
+from cloudai.cli import ids, render, render_cluster, suggest
 from cloudai.cli.client import Client
 from cloudai.cli.session import Format, JsonFlag, Output, session, wants_json
 
 WorkerId = Annotated[
     str,
     typer.Argument(
-        metavar="WORKER_ID", show_default=False, autocompletion=suggest.complete_worker_id
+        metavar="WORKER_ID",
+        show_default=False,
+        autocompletion=suggest.complete_worker_id,
+        help="Or its unambiguous beginning.",
     ),
 ]
-Watch = Annotated[bool, typer.Option("--watch", "-w", help="Refresh in place until Ctrl-C.")]
+Watch = Annotated[
+    bool, typer.Option("--watch", "-w", help="Refresh in place until q (exit 0) or Ctrl-C (130).")
+]
 Interval = Annotated[float, typer.Option("--interval", min=0.2, help="Seconds between refreshes.")]
 
 
@@ -54,6 +59,7 @@ def stats(
 ) -> None:  # fmt: skip
     """One worker: resources, recent usage, what it runs (live with --watch)."""
     with session() as client:
+        worker_id = ids.worker(client, worker_id)
         if wants_json(output, json_flag):
             detail = client.worker(worker_id)
             render.json_doc({**detail, "metrics": client.worker_metrics(worker_id)["samples"]})
@@ -86,7 +92,7 @@ def queue(
 
 def _eligibility(state: str, worker_id: str) -> None:
     with session() as client:
-        worker = client.set_eligibility(worker_id, state)
+        worker = client.set_eligibility(ids.worker(client, worker_id), state)
     render.line(f"{worker['worker_id']}: {worker['eligibility']}")
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -14,6 +15,8 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from cloudai.cli import keys
 
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -73,9 +76,10 @@ def json_doc(data: Any) -> None:
     raw(json.dumps(data, indent=2) + "\n")
 
 
-def logged_in(url: str, user: dict[str, Any], path: str) -> None:
+def logged_in(url: str, user: dict[str, Any], context: str, path: str) -> None:
     who = f"{user.get('email', '?')} ({user.get('role', 'user')})"
-    _out.print(Text(f"logged in to {url} as {who}; token saved in {path}"), soft_wrap=True)
+    text = f"logged in to {url} as {who}; context {context} (current), saved in {path}"
+    _out.print(Text(text), soft_wrap=True)
 
 
 def task_submitted(task_id: str) -> None:
@@ -198,9 +202,39 @@ def view(renderable: RenderableType) -> None:
 
 
 def live(build: Callable[[], RenderableType], interval_s: float) -> None:
-    """Redraw `build()` in place every `interval_s` until Ctrl-C; the terminal is left
-    with the last frame and the cursor back (rich restores it on the way out)."""
-    with Live(build(), console=_out, auto_refresh=False, transient=False) as screen:
+    """Redraw `build()` in place every `interval_s` until `q` (returns) or Ctrl-C
+    (KeyboardInterrupt); the terminal is left with the last frame, the cursor shown and
+    its mode as it was (keys.quit_on_q)."""
+    with keys.quit_on_q(), Live(build(), console=_out, auto_refresh=False) as screen:
         while True:
             time.sleep(interval_s)
             screen.update(build(), refresh=True)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr while `total` bytes move, only when stderr is a terminal
+    (never into a pipe or a file); it is wiped when done. Yields how to advance it, or
+    None when no bar is shown."""
+    if not _stderr_is_terminal():
+        yield None
+        return
+    from rich import progress as bars  # only for a transfer on a terminal
+
+    columns = (
+        bars.TextColumn("{task.description}"),
+        bars.BarColumn(),
+        bars.DownloadColumn(),
+        bars.TransferSpeedColumn(),
+        bars.TimeRemainingColumn(),
+    )
+    with bars.Progress(*columns, console=_err, transient=True) as bar:  # fmt: skip
+        task = bar.add_task(escape(label), total=total)
+        yield lambda size: bar.advance(task, size)

@@ -1,8 +1,9 @@
 """What every HTTP verb shares: the session from the stored login, how errors become
 one line and a documented exit status, and the `--output` option.
 
-Exit status: 0 ok, 1 failed, 2 usage (typer's own), 3 not found, 4 not logged in or
-not allowed, 5 the master cannot be reached; 130 interrupted (Ctrl-C)."""
+Exit status: 0 ok, 1 failed, 2 usage (typer's own, and an ambiguous id prefix), 3 not
+found, 4 not logged in or not allowed, 5 the master cannot be reached; 130 interrupted
+(Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Annotated
 import typer
 
 from cloudai.cli import render
-from cloudai.cli.client import ApiError, Client, CliError, NotLoggedIn, load_credentials
+from cloudai.cli.client import ApiError, Client, CliError, NotLoggedIn
+from cloudai.cli.contexts import UnknownContext, load_credentials
+from cloudai.cli.ids import Ambiguous, NoMatch
 
-FAILED, NOT_FOUND, AUTH, UNREACHABLE, INTERRUPTED = 1, 3, 4, 5, 130
+FAILED, USAGE, NOT_FOUND, AUTH, UNREACHABLE, INTERRUPTED = 1, 2, 3, 4, 5, 130
 
 
 class Format(StrEnum):
@@ -41,6 +44,10 @@ def wants_json(output: Format, json_flag: bool) -> bool:
 def exit_status(exc: CliError) -> int:
     if isinstance(exc, NotLoggedIn):
         return AUTH
+    if isinstance(exc, Ambiguous):
+        return USAGE
+    if isinstance(exc, NoMatch | UnknownContext):
+        return NOT_FOUND
     if isinstance(exc, ApiError):
         return {0: UNREACHABLE, 401: AUTH, 403: AUTH, 404: NOT_FOUND}.get(exc.status, FAILED)
     return FAILED
@@ -64,7 +71,7 @@ def reported() -> Iterator[None]:
 
 @contextlib.contextmanager
 def session() -> Iterator[Client]:
-    """A client for the stored credentials (`CLOUDAI_URL`/`CLOUDAI_TOKEN` override)."""
+    """A client for the login in use (contexts.load_credentials says which)."""
     with reported():
         credentials = load_credentials()
         with Client(credentials.url, credentials.access_token) as client:

@@ -24,8 +24,8 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Thre
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
-from cloudai.cli import render, suggest
-from cloudai.cli.client import CliError, ensure_config_dir, load_credentials
+from cloudai.cli import contexts, render, suggest
+from cloudai.cli.client import CliError, ensure_config_dir
 
 PROG = "cloudai"
 PROMPT = "cloudai> "
@@ -81,17 +81,20 @@ def run_line(line: str, invoke: Invoke, refused: frozenset[str]) -> int:
         argv = argv[1:]  # a line pasted from a terminal: `cloudai workers`
     if not argv:
         return OK
-    word = argv[0]
+    verb = suggest.without_globals(argv)
+    word = verb[0] if verb else argv[0]
     if word in ("exit", "quit"):
         raise Leave(_exit_code(argv[1:]))
     if word == "help":
-        argv = [*argv[1:], "--help"]
-        word = argv[0]
+        given = argv[: len(argv) - len(verb)]  # global options before `help`
+        argv = [*given, *verb[1:], "--help"]
+        word = argv[len(given)]
     if word in refused and "--help" not in argv:
         render.error(refusal(word))
         return USAGE
-    if word in _FORGETS_IDS:
+    if word in (*_FORGETS_IDS, "context") or verb != argv:
         suggest.RECENT.forget()
+    chosen = contexts.selected()  # a line's own `--context` is for that line only
     try:
         return _interrupted_newline(invoke(argv))
     except KeyboardInterrupt:  # between typer's own handlers: still only this command
@@ -99,6 +102,8 @@ def run_line(line: str, invoke: Invoke, refused: frozenset[str]) -> int:
     except Exception as exc:  # a bug in one command must not end the shell
         render.error(f"{word}: unexpected {type(exc).__name__}: {exc}")
         return FAILED
+    finally:
+        contexts.select(chosen)
 
 
 def refusal(word: str) -> str:
@@ -193,7 +198,8 @@ def session(command: Any, excluded: frozenset[str]) -> PromptSession[str]:
 
 def banner() -> str:
     try:
-        where = f"on {load_credentials().url}"
+        used = contexts.load_credentials()
+        where = f"on {used.url}" + (f" (context {used.context})" if used.context else "")
     except CliError:
         where = "not logged in (`login` first)"
     return f"cloudai shell, {where}; `help` lists the commands, Ctrl-D or `exit` leaves"

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 from typer.core import TyperGroup
 
-from cloudai.cli.client import Client, CliError, load_credentials
+from cloudai.cli.client import Client, CliError
+from cloudai.cli.contexts import load_credentials, read
 
 IdPair = tuple[str, str]  # (id, a short description shown beside it)
 
@@ -144,6 +145,15 @@ def complete_task_id(incomplete: str) -> list[IdPair]:
     return starting_with(RECENT.tasks(), incomplete)
 
 
+def complete_context_name(incomplete: str) -> list[IdPair]:
+    """Typer `autocompletion` for context names (`--context`, `context use`)."""
+    try:
+        stored = read()
+    except CliError:
+        return []
+    return starting_with([(c.name, c.url) for c in stored.items.values()], incomplete)
+
+
 def complete_worker_id(incomplete: str) -> list[IdPair]:
     """Typer `autocompletion` for WORKER_ID arguments and --worker."""
     return starting_with(RECENT.workers(), incomplete)
@@ -174,7 +184,10 @@ def split_line(text: str) -> tuple[list[str], str]:
 def complete(root: Any, words: Sequence[str], incomplete: str,
              excluded: frozenset[str] = frozenset()) -> list[IdPair]:  # fmt: skip
     """What may follow `words` starting with `incomplete`: (value, description) pairs."""
-    words = list(words[1:] if words[:1] == ["cloudai"] else words)
+    given = list(words[1:] if words[:1] == ["cloudai"] else words)
+    if given[-1:] == ["--context"] and not without_globals(given[:-1]):
+        return complete_context_name(incomplete)  # `cloudai --context <TAB>`
+    words = without_globals(given)
     commands = {
         name: command
         for name, command in root.commands.items()
@@ -183,14 +196,32 @@ def complete(root: Any, words: Sequence[str], incomplete: str,
     verbs = [(name, _short_help(command)) for name, command in commands.items()]
     if not words:
         if incomplete.startswith("-"):
-            return _prefixed([("--help", "Show the help"), ("--version", "Print the version")],
-                             incomplete)  # fmt: skip
+            return _prefixed([("--help", "Show the help"), ("--version", "Print the version"),
+                              ("--context", "Use this stored login")], incomplete)  # fmt: skip
         return _prefixed([*verbs, *SHELL_WORDS.items()], incomplete)
     name, rest = words[0], words[1:]
     if name == "help":
         return [] if rest else _prefixed(verbs, incomplete)
     command = commands.get(name)
-    return [] if command is None else _complete_params(command, name, rest, incomplete)
+    if command is None:
+        return []
+    if hasattr(command, "commands"):  # a group of its own: `context use`, `tokens revoke`
+        if not rest:
+            subverbs = [(n, _short_help(c)) for n, c in command.commands.items()]
+            return _prefixed(subverbs, incomplete)
+        sub = command.commands.get(rest[0])
+        return [] if sub is None else _complete_params(sub, rest[0], rest[1:], incomplete)
+    return _complete_params(command, name, rest, incomplete)
+
+
+GLOBAL_OPTIONS = ("--context",)  # the root's options that take a value
+
+
+def without_globals(words: list[str]) -> list[str]:
+    """The words from the verb on: `--context prod logs …` -> `logs …`."""
+    while words and words[0].partition("=")[0] in GLOBAL_OPTIONS:
+        words = words[1:] if "=" in words[0] else words[2:]
+    return words
 
 
 def _complete_params(command: Any, name: str, rest: list[str], incomplete: str) -> list[IdPair]:

@@ -1,36 +1,18 @@
-"""User-facing verbs: log in, submit and follow tasks, fetch their files. Each command
-decodes its arguments, calls the master over HTTP through `Client`, and renders."""
+"""User-facing verbs: submit and follow tasks. Each command decodes its arguments, calls
+the master over HTTP through `Client`, and renders. A task id may be given by its
+unambiguous beginning (ids.task), a worker id too (ids.worker)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperOption
 
-from cloudai.cli import cluster, render, suggest
-from cloudai.cli.client import (
-    DEFAULT_URL,
-    FINAL,
-    Client,
-    CliError,
-    Credentials,
-    config_dir,
-    save_credentials,
-)
-from cloudai.cli.session import (
-    INTERRUPTED,
-    Format,
-    JsonFlag,
-    Output,
-    reported,
-    session,
-    wants_json,
-)
+from cloudai.cli import account, cluster, files, ids, keys, render, suggest
+from cloudai.cli.client import FINAL, Client
+from cloudai.cli.session import INTERRUPTED, Format, JsonFlag, Output, session, wants_json
 from cloudai.cli.sizes import parse_gib
 
 _FOLLOW_TICK_S = 0.5  # longest wait for new log bytes while a task runs
@@ -38,31 +20,7 @@ _START_WAIT_S = 30.0  # longest single wait for a queued task to start
 _FINAL_WAIT_S = 60.0  # longest single wait for a task to end
 _TAIL_POLLS = 40  # after the task ended, how often to look for its log's last bytes
 _TAIL_POLL_S = 0.25
-TaskId = Annotated[
-    str,
-    typer.Argument(metavar="TASK_ID", show_default=False, autocompletion=suggest.complete_task_id),
-]
-
-
-def login(
-    email: Annotated[str, typer.Option("--email", envvar="CLOUDAI_EMAIL", show_default=False)],
-    password: Annotated[
-        str,
-        typer.Option(
-            "--password",
-            envvar="CLOUDAI_PASSWORD",
-            prompt=True,
-            hide_input=True,
-            help="Prompted for, unechoed, when not given.",
-        ),
-    ],
-    url: Annotated[str, typer.Option("--url", envvar="CLOUDAI_URL")] = DEFAULT_URL,
-) -> None:
-    """Log in to a master and keep the token for the other commands."""
-    with reported(), Client(url) as client:
-        answer = client.login(email, password)
-        path = save_credentials(Credentials(client.url, str(answer["access_token"])))
-    render.logged_in(client.url, answer.get("user") or {}, str(path))
+TaskId = files.TaskId
 
 
 class TaskCommand(TyperCommand):
@@ -189,9 +147,11 @@ def task(
     given = {"cpu_required": cpu, "memory_required": memory, "storage_required": storage,
              "gpu_required": gpu, "tag": tag, "k_value": k, "name": name,
              "task_type": task_type, "priority": priority, "timeout_seconds": timeout,
-             "max_retries": retries, "env": _env(env), "target_worker_id": worker}  # fmt: skip
+             "max_retries": retries, "env": _env(env)}  # fmt: skip
     body.update({key: value for key, value in given.items() if value is not None})
     with session() as client:
+        if worker is not None:  # one not registered (yet) is taken as given: the master warns
+            body["target_worker_id"] = ids.worker(client, worker, missing_ok=True)
         answer = client.submit(body)
         task_id = str(answer["task_id"])
         if answer.get("warning"):
@@ -276,7 +236,7 @@ def status(
         str | None,
         typer.Argument(
             metavar="[TASK_ID]",
-            help="Without it: the whole cluster.",
+            help="Or its beginning; without it: the whole cluster.",
             autocompletion=suggest.complete_task_id,
         ),
     ] = None,
@@ -285,13 +245,14 @@ def status(
     output: Output = Format.TABLE,
     json_flag: JsonFlag = False,
 ) -> None:
-    """The cluster at a glance; with TASK_ID, that task: status, why it waits, its
-    attempts and events."""
+    """The cluster at a glance; with TASK_ID, that task: status, why it waits, attempts.
+
+    Without TASK_ID, --watch keeps it live until `q` (exit 0) or Ctrl-C (130)."""
     with session() as client:
         if task_id is None:
             cluster.cluster_status(client, output, json_flag, watch, interval)
             return
-        detail = client.task(task_id)
+        detail = client.task(ids.task(client, task_id))
     if wants_json(output, json_flag):
         render.json_doc(detail)
     else:
@@ -301,7 +262,7 @@ def status(
 def events(task_id: TaskId, output: Output = Format.TABLE, json_flag: JsonFlag = False) -> None:
     """A task's status changes, oldest first, each with its reason."""
     with session() as client:
-        detail = client.task(task_id)
+        detail = client.task(ids.task(client, task_id))
     if wants_json(output, json_flag):
         render.json_doc({"task_id": detail["task_id"], "events": detail.get("events") or []})
     else:
@@ -309,31 +270,28 @@ def events(task_id: TaskId, output: Output = Format.TABLE, json_flag: JsonFlag =
 
 
 def monitor(task_id: TaskId) -> None:
-    """Follow a task: its status changes on stderr, its live log on stdout, until it ends."""
+    """Follow a task: its status changes on stderr, its live log on stdout, until it ends.
+
+    `q` leaves with status 0, Ctrl-C with 130; the task goes on either way."""
     with session() as client:
-        seen = client.task(task_id)
+        task_id = ids.task(client, task_id)
+        final: dict[str, Any] = {}
+        with keys.quit_on_q() as pressed:
+            final = _monitor(client, task_id)
+    if pressed.quit:
+        render.info(f"stopped monitoring; {task_id} goes on")
+    else:
+        render.info(render.outcome_line(final))
+
+
+def _monitor(client: Client, task_id: str) -> dict[str, Any]:
+    seen = client.task(task_id)
+    render.info(f"{task_id} {seen['status']}")
+    if seen["status"] not in ("running", *FINAL):
+        seen = client.wait(task_id, ("running", *FINAL), _START_WAIT_S * 10)
         render.info(f"{task_id} {seen['status']}")
-        if seen["status"] not in ("running", *FINAL):
-            seen = client.wait(task_id, ("running", *FINAL), _START_WAIT_S * 10)
-            render.info(f"{task_id} {seen['status']}")
-        _print_log(client, task_id, follow=True)
-        final = client.wait(task_id, FINAL, _FINAL_WAIT_S)
-    render.info(render.outcome_line(final))
-
-
-def whoami() -> None:
-    """Who the stored login (or CLOUDAI_TOKEN) is, and on which master."""
-    with session() as client:
-        user = client.me()
-        render.line(f"{user['email']} ({user['role']}) on {client.url}")
-
-
-def logout() -> None:
-    """End the session on the master and forget the stored token."""
-    with session() as client:
-        client.logout()
-    (config_dir() / "credentials.json").unlink(missing_ok=True)
-    render.info("logged out")
+    _print_log(client, task_id, follow=True)
+    return client.wait(task_id, FINAL, _FINAL_WAIT_S)
 
 
 def logs(
@@ -344,6 +302,7 @@ def logs(
 ) -> None:
     """Print a task's log (stdout and stderr of its current attempt)."""
     with session() as client:
+        task_id = ids.task(client, task_id)
         try:
             _print_log(client, task_id, follow)
         except KeyboardInterrupt:
@@ -385,100 +344,20 @@ def _await_bytes(client: Client, task_id: str, status: str) -> None:
 def cancel(task_id: TaskId) -> None:
     """Cancel a queued, assigned or running task."""
     with session() as client:
-        answer = client.cancel(task_id)
+        answer = client.cancel(ids.task(client, task_id))
     render.task_cancelled(answer)
 
 
-def task_files(task_id: TaskId, output: Output = Format.TABLE, json_flag: JsonFlag = False) -> None:
-    """List the files a task left under /output."""
-    with session() as client:
-        listing = client.files(task_id)
-    if wants_json(output, json_flag):
-        render.json_doc(listing)
-    else:
-        render.files_table(listing)
-
-
-def download(
-    task_id: TaskId,
-    path: Annotated[
-        str, typer.Argument(metavar="PATH", help="As listed by task-files.", show_default=False)
-    ],
-    out: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="File or directory (default: PATH's base name here)."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-) -> None:
-    """Download one output file of a task; its sha256 is checked against the listing."""
-    target = _target(path, out)
-    with session() as client:
-        if target.exists() and not force:
-            raise CliError(f"{target} already exists; pass --force to overwrite it")
-        listing = client.files(task_id)
-        meta = next((f for f in listing["files"] if f["path"] == path), None)
-        if meta is None:
-            raise CliError(
-                f"no file {path!r} in task {task_id} (see `cloudai task-files {task_id}`)"
-            )
-        _fetch(client, task_id, meta, target, force)
-    render.downloaded(str(target.absolute()), int(meta["size"]))
-
-
-def _target(path: str, out: Path | None) -> Path:
-    base = path.rstrip("/").rsplit("/", 1)[-1]
-    if out is None:
-        return Path.cwd() / base
-    return out / base if out.is_dir() else out
-
-
-def _fetch(client: Client, task_id: str, meta: dict[str, Any], target: Path, force: bool) -> None:
-    """Download into a temporary file beside `target`, check it, then move it in place:
-    a failed or corrupt download never leaves a partial file under the target's name."""
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as sink:
-            digest = client.download(task_id, str(meta["path"]), sink)
-        if digest != meta["sha256"]:
-            raise CliError(
-                f"sha256 mismatch for {meta['path']}: got {digest}, listed {meta['sha256']}"
-            )
-        temp.chmod(0o666 & ~_umask())  # as a plain new file would be; mkstemp made it 0600
-        if not force:
-            _claim(target)
-        temp.replace(target)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _claim(target: Path) -> None:
-    """Create `target` only if it does not exist (it may have appeared meanwhile)."""
-    try:
-        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except FileExistsError:
-        raise CliError(f"{target} already exists; pass --force to overwrite it") from None
-
-
 def register(app: typer.Typer) -> None:
-    """Add the task verbs to the `cloudai` command."""
-    app.command("login")(login)
+    """Add the user verbs to the `cloudai` command."""
     app.command("task", cls=TaskCommand)(task)
     app.command("list-tasks")(list_tasks)
     app.command("status")(status)
     app.command("logs")(logs)
     app.command("cancel")(cancel)
-    app.command("task-files")(task_files)
-    app.command("download")(download)
     app.command("events")(events)
     app.command("monitor")(monitor)
-    app.command("whoami")(whoami)
-    app.command("logout")(logout)
     app.command("dispatch", cls=DispatchCommand)(dispatch)
+    files.register(app)
     cluster.register(app)
+    account.register(app)

@@ -23,6 +23,8 @@ class User:
     # Login sessions (JWTs) carry the generation they were issued in; bumping it
     # (logout, password change) revokes every earlier one at once.
     session_generation: int = 0
+    # A disabled account cannot log in, and its sessions and API tokens are refused.
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

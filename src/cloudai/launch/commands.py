@@ -18,6 +18,7 @@ import typer
 # importing the settings module costs pydantic (a third of a second) on every command.
 Scheduler = Literal["round_robin", "best_fit", "spread", "rts", "agent"]
 Executor = Literal["docker", "process"]
+ShutdownMode = Literal["stop", "drain", "leave"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 _STATE = "$STATE_DIRECTORY under systemd, else"
@@ -160,24 +161,50 @@ WorkerExecutor = Annotated[
     ),
 ]  # fmt: skip
 
+OnShutdown = Annotated[
+    ShutdownMode,
+    typer.Option(
+        "--on-shutdown", envvar="CLOUDAI_WORKER_ON_SHUTDOWN",
+        help="On SIGTERM/Ctrl-C: stop running tasks (requeued), drain them (finish, take "
+        "none new), or leave them running for the next start to re-attach to.",
+    ),
+]  # fmt: skip
+
+
+WorkerMaster = Annotated[
+    str | None,
+    typer.Option(
+        "--master", envvar="CLOUDAI_MASTER", show_default=False,
+        help="The master's gRPC address, HOST:PORT (with --wait-for-master: the master says).",
+    ),
+]  # fmt: skip
+WaitForMaster = Annotated[
+    bool,
+    typer.Option(
+        "--wait-for-master", envvar="CLOUDAI_WORKER_WAIT_FOR_MASTER",
+        help="No join token: wait until an admin registers this worker (`cloudai register "
+        "ADDRESS`); the master then calls it with a one-time registration token.",
+    ),
+]  # fmt: skip
+
 
 def worker(
-    master: MasterAddress, join_token: WorkerJoinToken = None, token: OldJoinToken = None,
+    master: WorkerMaster = None, join_token: WorkerJoinToken = None, token: OldJoinToken = None,
     host: WorkerHost = "127.0.0.1", port: WorkerPort = 50052, advertise: Advertise = None,
     worker_id: WorkerId = None, data_dir: WorkerDataDir = None,
     executor: WorkerExecutor = "docker", log_level: LogLevelOption = "info",
+    on_shutdown: OnShutdown = "stop", wait_for_master: WaitForMaster = False,
 ) -> None:  # fmt: skip
-    """Run a worker that joins the master at --master with the cluster's join token."""
+    """Run a worker that joins the master at --master with the cluster's join token.
+
+    With --wait-for-master (and no join token) it waits until an admin registers it."""
     secret = join_token or token
-    if not secret:
-        raise typer.BadParameter(
-            "the join token is required: pass --join-token or set CLOUDAI_JOIN_TOKEN",
-            param_hint="'--join-token'",
-        )
+    _check_joining(master, secret, wait_for_master)
     from cloudai.launch import run
 
     fields = _given(master=master, token=secret, host=host, port=port, advertise=advertise,
-                    id=worker_id, data_dir=data_dir, executor=executor)  # fmt: skip
+                    id=worker_id, data_dir=data_dir, executor=executor,
+                    on_shutdown=on_shutdown, wait_for_master=wait_for_master or None)  # fmt: skip
     run.worker(log_level, fields)
 
 
@@ -221,6 +248,26 @@ def agent(
     status = main.run(master, token, policy=policy, interval_s=interval, log_level=log_level)
     if status:
         raise typer.Exit(status)
+
+
+def _check_joining(master: str | None, secret: str | None, wait_for_master: bool) -> None:
+    if wait_for_master:
+        if secret:
+            raise typer.BadParameter(
+                "give either the join token or --wait-for-master", param_hint="'--join-token'"
+            )
+        return
+    if not secret:
+        raise typer.BadParameter(
+            "the join token is required: pass --join-token or set CLOUDAI_JOIN_TOKEN "
+            "(or --wait-for-master, to be registered by an admin)",
+            param_hint="'--join-token'",
+        )
+    if not master:
+        raise typer.BadParameter(
+            "the master's address is required: pass --master or set CLOUDAI_MASTER",
+            param_hint="'--master'",
+        )
 
 
 def _given(**values: Any) -> dict[str, Any]:

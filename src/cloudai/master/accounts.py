@@ -32,6 +32,7 @@ _ALGORITHM = "HS256"
 _BAD_LOGIN = "invalid email or password"  # the same whether the email is known or not
 _BAD_TOKEN = "invalid or expired token"
 _SESSION_ONLY = "API tokens cannot do this: log in with the password"
+_DISABLED = "this account is disabled: ask an admin to enable it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,8 @@ class AccountService:
         if not await self._verify(user.password_hash, password):
             raise Unauthorized(_BAD_LOGIN)
         self._throttle.succeeded(email, address)
+        if user.disabled:  # said only to whoever knows the password
+            raise Unauthorized(_DISABLED)
         return Session(self._issue(user), user, self._ttl_s)
 
     async def _dummy(self) -> str:
@@ -152,7 +155,10 @@ class AccountService:
     async def identify(self, token: str) -> Identity:
         """The identity behind a bearer credential (a JWT or an API token), or Unauthorized."""
         if is_api_token(token):
-            return Identity(*await self.tokens.authenticate(token))
+            identity = Identity(*await self.tokens.authenticate(token))
+            if identity.user.disabled:
+                raise Unauthorized(_DISABLED)
+            return identity
         try:
             # Expiry is checked against our clock below, so it is testable and consistent.
             claims = jwt.decode(
@@ -171,6 +177,8 @@ class AccountService:
         # Tokens from before generations existed carry none: generation 0.
         if claims.get("gen", 0) != user.session_generation:
             raise Unauthorized("this session has ended (logged out or password changed)")
+        if user.disabled:
+            raise Unauthorized(_DISABLED)
         return Identity(user)
 
     async def logout(self, identity: Identity) -> None:

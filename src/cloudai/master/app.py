@@ -21,11 +21,13 @@ from cloudai.api.app import create_app
 from cloudai.config import MasterSettings
 from cloudai.domain.errors import Unavailable
 from cloudai.fileutil import write_atomically
+from cloudai.master.admin import maintain
 from cloudai.master.admission import AdmissionRules
 from cloudai.master.agent_service import MasterAgentService
 from cloudai.master.core import CoreOptions, MasterCore, Services, build_core
 from cloudai.master.grpc_service import MasterWorkerService
 from cloudai.master.identity import cluster_identity
+from cloudai.master.invite_client import GrpcInviter
 from cloudai.master.throttle import ThrottleLimits
 from cloudai.master.worker_client import GrpcWorkerGateway
 from cloudai.ports import Store, SystemClock
@@ -144,8 +146,12 @@ class MasterApp:
             open_registration=s.registration == "open",
             admission=AdmissionRules(s.registry_policy(), s.max_queued_per_user),
             max_running_per_user=s.max_running_per_user,
+            registration_ttl_s=s.registration_ttl_s,
+            retention_s=s.retention_s(),
+            master_address=s.grpc_advertise or "",
         )
-        core = self.core = build_core(store, SystemClock(), gateway, options)
+        inviter = GrpcInviter(timeout_s=s.assign_timeout_s)
+        core = self.core = build_core(store, SystemClock(), gateway, options, inviter=inviter)
         await core.registry.load()
         await core.accounting.load(store)
         self.admin_password_works = await core.accounts.ensure_admin(
@@ -162,15 +168,21 @@ class MasterApp:
                 core.uploads,
                 reconcile_grace_s=s.heartbeat_suspect_s,
                 cluster_id=self.cluster_id,
+                registrations=core.services.admin.registrations,
+                on_report=core.services.admin.audit.reported,
             ),
             MasterAgentService(
                 self.secrets.agent_token, core.agent, core.dispatcher, core.applier, core.registry
             ),
         )
+        if not s.grpc_advertise:
+            core.services.admin.registrations.advertise(f"{s.grpc_host}:{self.grpc_port}")
         await self._start_http(core.services)
+        upkeep = maintain(core.services.admin, core.clock, max(s.heartbeat_suspect_s / 5, 0.5))
         self._tasks = [
             asyncio.create_task(core.dispatcher.run(), name="dispatcher"),
             asyncio.create_task(self._watch_liveness(core), name="liveness"),
+            asyncio.create_task(upkeep, name="maintenance"),
         ]
         logger.info("master started", extra={"http": self.http_port, "grpc": self.grpc_port})
 

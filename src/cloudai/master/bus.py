@@ -13,7 +13,9 @@ Closing the bus (the master stops) ends every subscriber at once: streams raise
 `Closed`, waits return, so no open stream holds the HTTP server's shutdown up.
 
 Everything runs on the master's event loop; the bus owns the set of subscribers, each
-subscriber its own queue or flag.
+subscriber its own queue or flag. A subscriber that names a task is offered only that
+task's events (kept per task), so a thousand waiters on a thousand tasks cost each
+event one lookup, not a thousand filter calls.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class Nudge:
     """Something without an event of its own changed (a task's files were stored):
     blocking waits re-check; streams ignore it."""
 
+    task_id: str | None = None  # the task concerned (None: anything may have changed)
+
 
 Event = TaskChanged | WorkerChanged | Heartbeat | Nudge
 Filter = Callable[[Event], bool]
@@ -115,19 +119,31 @@ class EventBus:
             raise ValueError("capacity and max_subscribers must be at least 1")
         self._capacity = capacity
         self._max_subscribers = max_subscribers
-        self._subscribers: dict[int, _Subscriber] = {}
+        self._subscribers: dict[int, _Subscriber] = {}  # those offered every event
+        self._by_task: dict[str, dict[int, _Subscriber]] = {}  # those offered one task's
+        self._task_of: dict[int, str] = {}
         self._next_id = 0
         self._closed = False
         self.dropped_total = 0  # subscribers dropped for falling behind, since start
 
     @property
     def subscribers(self) -> int:
-        return len(self._subscribers)
+        return len(self._subscribers) + len(self._task_of)
 
     def publish(self, event: Event) -> None:
-        for key, subscriber in list(self._subscribers.items()):
+        self._offer(self._subscribers, event)
+        task_id = event.task_id if isinstance(event, TaskChanged | Nudge) else None
+        keyed = self._by_task.get(task_id) if task_id is not None else None
+        if keyed:
+            self._offer(keyed, event)
+        elif isinstance(event, Nudge) and task_id is None:
+            for members in list(self._by_task.values()):
+                self._offer(members, event)
+
+    def _offer(self, members: dict[int, _Subscriber], event: Event) -> None:
+        for key, subscriber in list(members.items()):
             if not subscriber.offer(event):
-                del self._subscribers[key]
+                self._remove(key)
                 subscriber.end(Dropped("fell behind the event stream"))
                 self.dropped_total += 1
                 logger.warning("event subscriber fell behind; dropped")
@@ -136,20 +152,30 @@ class EventBus:
         """The master is stopping: every subscriber ends now (streams raise `Closed`,
         waits return), so no open stream holds the HTTP server's shutdown up."""
         self._closed = True
-        subscribers, self._subscribers = list(self._subscribers.values()), {}
+        subscribers = list(self._subscribers.values())
+        subscribers += [m for members in self._by_task.values() for m in members.values()]
+        self._subscribers, self._by_task, self._task_of = {}, {}, {}
         for subscriber in subscribers:
             subscriber.end(Closed("the master is stopping"))
 
-    def subscribe(self, accept: Filter = everything, capacity: int | None = None) -> Subscription:
-        """A stream of the matching events, from now on; close it (or use `with`)."""
+    def subscribe(
+        self,
+        accept: Filter = everything,
+        capacity: int | None = None,
+        *,
+        task_id: str | None = None,
+    ) -> Subscription:
+        """A stream of the matching events (of `task_id` only, if given), from now on;
+        close it (or use `with`)."""
         subscription = Subscription(self, accept, capacity or self._capacity)
-        subscription.key = self._add(subscription)
+        subscription.key = self._add(subscription, task_id)
         return subscription
 
-    def signal(self, accept: Filter = everything) -> Signal:
-        """A flag raised by every matching event, from now on; close it (or use `with`)."""
+    def signal(self, accept: Filter = everything, *, task_id: str | None = None) -> Signal:
+        """A flag raised by every matching event (of `task_id` only, if given), from now
+        on; close it (or use `with`)."""
         signal = Signal(self, accept)
-        signal.key = self._add(signal)
+        signal.key = self._add(signal, task_id)
         return signal
 
     async def wait_for(
@@ -157,12 +183,16 @@ class EventBus:
         check: Callable[[], Awaitable[tuple[bool, T]]],
         timeout_s: float,
         on: Filter = everything,
+        *,
+        task_id: str | None = None,
     ) -> T:
-        """Re-run `check` after every matching event until it says done or time runs
-        out; returns its last value either way."""
+        """Re-run `check` after every matching event (of `task_id` only, if given)
+        until it says done or time runs out; returns its last value either way."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        with self.signal(on) as changed:  # listening before the first check: nothing slips by
+        with self.signal(
+            on, task_id=task_id
+        ) as changed:  # listening before the first check: nothing slips by
             while True:
                 done, value = await check()
                 remaining = deadline - loop.time()
@@ -170,17 +200,28 @@ class EventBus:
                     return value
                 await changed.wait(remaining)
 
-    def _add(self, subscriber: _Subscriber) -> int:
+    def _add(self, subscriber: _Subscriber, task_id: str | None = None) -> int:
         if self._closed:
             raise Unavailable("the master is stopping")
-        if len(self._subscribers) >= self._max_subscribers:
+        if self.subscribers >= self._max_subscribers:
             raise Unavailable("too many event subscribers; try again later")
         self._next_id += 1
-        self._subscribers[self._next_id] = subscriber
+        if task_id is None:
+            self._subscribers[self._next_id] = subscriber
+        else:
+            self._by_task.setdefault(task_id, {})[self._next_id] = subscriber
+            self._task_of[self._next_id] = task_id
         return self._next_id
 
     def _remove(self, key: int) -> None:
-        self._subscribers.pop(key, None)
+        task_id = self._task_of.pop(key, None)
+        if task_id is None:
+            self._subscribers.pop(key, None)
+            return
+        members = self._by_task.get(task_id, {})
+        members.pop(key, None)
+        if not members:
+            self._by_task.pop(task_id, None)
 
 
 class _Member:

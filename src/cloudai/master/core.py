@@ -11,6 +11,7 @@ from cloudai.domain.lifecycle import Transition
 from cloudai.domain.task import TaskStatus
 from cloudai.master.accounting import Accounting
 from cloudai.master.accounts import AccountService
+from cloudai.master.admin import AdminOptions, AdminServices, Parts, build_admin
 from cloudai.master.admission import Admission, AdmissionRules
 from cloudai.master.agent import AgentLink
 from cloudai.master.applier import PlanApplier
@@ -24,8 +25,10 @@ from cloudai.master.log_stream import LogStream
 from cloudai.master.logs import LogService
 from cloudai.master.metrics import Metrics
 from cloudai.master.outputs import OutputService
+from cloudai.master.registration import Inviter
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.snapshot import SnapshotBuilder
+from cloudai.master.task_index import TaskIndex
 from cloudai.master.tasks import TaskService
 from cloudai.master.telemetry import Telemetry
 from cloudai.master.throttle import LoginThrottle, ThrottleLimits
@@ -50,6 +53,7 @@ class Services:
     outputs: OutputService
     bus: EventBus
     log_stream: LogStream
+    admin: AdminServices
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,9 @@ class CoreOptions:
     max_running_per_user: int | None = None
     login_limits: ThrottleLimits = field(default_factory=ThrottleLimits)
     open_registration: bool = True
+    registration_ttl_s: float = 600.0  # a worker's one-time registration token
+    retention_s: float | None = None  # finished tasks' logs and outputs; None: forever
+    master_address: str = ""  # the gRPC address pre-registered workers are told to dial
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +97,23 @@ class MasterCore:
 
 
 def build_core(
-    store: Store, clock: Clock, gateway: WorkerGateway, options: CoreOptions
+    store: Store,
+    clock: Clock,
+    gateway: WorkerGateway,
+    options: CoreOptions,
+    *,
+    inviter: Inviter | None = None,
 ) -> MasterCore:
+    """`inviter` calls workers' MasterRegister (admins' pre-registration); without
+    one, pre-registering answers Unavailable."""
     registry = WorkerRegistry(
         store, clock, suspect_after_s=options.suspect_after_s, lost_after_s=options.lost_after_s
     )
     bus = _event_bus(registry)
     watch = TaskWatch(bus)
     accounting = Accounting(clock, half_life_s=options.fair_share_half_life_s)
-    writer = TaskWriter(store, bus, [accounting.observe])
+    index = TaskIndex()
+    writer = TaskWriter(store, bus, [accounting.observe], index)
     lifecycle = Lifecycle(store, clock, writer)
     applier = PlanApplier(store, clock, registry, writer, gateway, lifecycle)
     agent = AgentLink(clock, timeout_s=options.agent_timeout_s)
@@ -107,7 +122,7 @@ def build_core(
             store,
             clock,
             registry,
-            lifecycle,
+            index,
             accounting,
             max_running_per_user=options.max_running_per_user,
         ),
@@ -116,6 +131,7 @@ def build_core(
         scheduler=options.scheduler,
         interval_s=options.schedule_interval_s,
         agent_active=agent.active,
+        request_of=index.request_of,
     )
     writer.observe(lambda _before, t: dispatcher.wake() if _frees_or_queues(t) else None)
     accounts = AccountService(
@@ -136,9 +152,17 @@ def build_core(
     cluster, metrics = _observers(store, clock, registry, writer, lifecycle, dispatcher, tasks)
     outputs = OutputService(store, tasks, area)
     log_stream = LogStream(tasks, area, registry, gateway, bus)
+    admin = build_admin(
+        Parts(store, clock, registry, lifecycle, gateway, tasks, cluster, dispatcher, bus, area),
+        AdminOptions(
+            grace_s=options.suspect_after_s, registration_ttl_s=options.registration_ttl_s,
+            retention_s=options.retention_s, master_address=options.master_address,
+        ),
+        inviter,
+    )  # fmt: skip
     services = Services(
         accounts, tasks, logs, area, registry, dispatcher, cluster, metrics, outputs, bus,
-        log_stream,
+        log_stream, admin,
     )  # fmt: skip
     return MasterCore(
         store, clock, gateway, registry, lifecycle, dispatcher, applier, accounting, agent,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cloudai.domain.errors import InvalidRequest
+from cloudai.domain.resources import Resources
 from cloudai.master.applier import PlanApplier
 from cloudai.master.lifecycle import Lifecycle
 from cloudai.master.snapshot import SnapshotBuilder
@@ -34,6 +35,8 @@ class QueueView:
     pending: dict[str, str] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
     reservations: dict[str, str] = field(default_factory=dict)
+    # The reason of tasks left out of the pass: no worker could ever fit their request.
+    never_fit: Mapping[Resources, str] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -47,12 +50,14 @@ class Dispatcher:
         fallback: str = "best_fit",
         interval_s: float,
         agent_active: Callable[[], bool] = lambda: False,
+        request_of: Callable[[str], Resources | None] = lambda _task_id: None,
     ) -> None:
         self._builder = builder
         self._applier = applier
         self._lifecycle = lifecycle
         self._interval_s = interval_s
         self._agent_active = agent_active
+        self._request_of = request_of  # a queued task's request (for never-fit reasons)
         self._wakeup = asyncio.Event()
         self._cursor = 0
         self._view = QueueView()
@@ -90,7 +95,11 @@ class Dispatcher:
     # --- what the API shows
 
     def pending_reason(self, task_id: str) -> str | None:
-        return self._view.pending.get(task_id)
+        reason = self._view.pending.get(task_id)
+        if reason is None and self._view.never_fit:
+            request = self._request_of(task_id)
+            reason = self._view.never_fit.get(request) if request is not None else None
+        return reason
 
     def queue_position(self, task_id: str) -> int | None:
         return self._view.positions.get(task_id)
@@ -129,7 +138,7 @@ class Dispatcher:
         snapshot = await self.snapshot()
         plan = self._policy.plan(snapshot)
         if self._name == AGENT and self._agent_active():
-            self._remember(plan, placed=())
+            self._remember(plan, snapshot, placed=())
             self._last_pass_at = snapshot.now
             return []
         self._cursor = plan.cursor
@@ -138,11 +147,14 @@ class Dispatcher:
         placed = [a.placement for a in applied if a.placed]
         for refused in (a for a in applied if not a.placed):
             plan.pending[refused.placement.task_id] = f"placement refused: {refused.reason}"
-        self._remember(plan, placed=[p.task_id for p in placed])
+            self._builder.invalidate()
+        self._remember(plan, snapshot, placed=[p.task_id for p in placed])
         self._last_pass_at = snapshot.now
         return placed
 
-    def _remember(self, plan: Plan, placed: tuple[str, ...] | list[str]) -> None:
+    def _remember(
+        self, plan: Plan, snapshot: Snapshot, placed: tuple[str, ...] | list[str]
+    ) -> None:
         if placed:
             # Positions of what still waits, renumbered without the tasks just placed.
             done = set(placed)
@@ -150,7 +162,9 @@ class Dispatcher:
             positions = {tid: index + 1 for index, (_, tid) in enumerate(waiting)}
         else:
             positions = dict(plan.positions)
-        self._view = QueueView(dict(plan.pending), positions, dict(plan.reservations))
+        self._view = QueueView(
+            dict(plan.pending), positions, dict(plan.reservations), snapshot.never_fit
+        )
 
     # --- worker events
 

@@ -1,25 +1,28 @@
 """The master's gRPC face: thin adapters over the registry, lifecycle and uploads.
 
-Authentication: RegisterWorker needs the cluster join token; every other call
-needs the worker id and its credential in metadata (see credentials.py).
+Authentication: RegisterWorker needs the cluster join token, or a one-time
+registration token from an admin's pre-registration (registration.py); every other
+call needs the worker id and its credential in metadata (see credentials.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.attempts import PHASE_STARTED
 from cloudai.domain.errors import CloudAIError, InvalidRequest, Unauthorized
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.lifecycle import Lifecycle
+from cloudai.master.registration import RegistrationService
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.uploads import KIND_OUTPUT, UploadChunk, UploadService
 from cloudai.rpc import convert
 from cloudai.rpc.credentials import (
     CREDENTIAL_HEADER,
     JOIN_TOKEN_HEADER,
+    REGISTRATION_TOKEN_HEADER,
     WORKER_ID_HEADER,
     same_secret,
     worker_credential,
@@ -41,7 +44,12 @@ class MasterWorkerService(MasterSide):
         *,
         reconcile_grace_s: float,
         cluster_id: str = "",
+        registrations: RegistrationService | None = None,
+        on_report: Callable[[str, list[tuple[str, int, bool]]], None] | None = None,
     ) -> None:
+        """`on_report(worker_id, running)` sees each heartbeat's attempts (fix-resources)."""
+        self._registrations = registrations
+        self._on_report = on_report
         self._reconcile_grace_s = reconcile_grace_s
         self._cluster_id = cluster_id
         self._join_token = join_token
@@ -62,13 +70,11 @@ class MasterWorkerService(MasterSide):
 
     async def RegisterWorker(self, request: pb.WorkerInfo, context: Context) -> pb.RegisterAck:
         try:
-            token = metadata(context).get(JOIN_TOKEN_HEADER, "")
-            if not same_secret(token, self._join_token):
-                raise Unauthorized("invalid cluster join token")
             if not request.worker_id or not request.worker_ip:
                 raise InvalidRequest("worker_id and worker_ip are required")
             total = convert.resources_from_worker_info(request)
-            await self._registry.register(request.worker_id, request.worker_ip, total)
+            address = await self._admitted(context, request.worker_id, request.worker_ip)
+            await self._registry.register(request.worker_id, address, total)
             running = convert.running_from_proto(list(request.running_tasks))
             alive = [(task_id, epoch) for task_id, epoch, _ in running]
             await self._dispatcher.worker_registered(request.worker_id, alive)
@@ -80,11 +86,26 @@ class MasterWorkerService(MasterSide):
             cluster_id=self._cluster_id,
         )  # fmt: skip
 
+    async def _admitted(self, context: Context, worker_id: str, worker_ip: str) -> str:
+        """Check the join token, else redeem a registration token (once); the address
+        to dial the worker at (a pre-registered one: the address the admin gave)."""
+        meta = metadata(context)
+        if same_secret(meta.get(JOIN_TOKEN_HEADER, ""), self._join_token):
+            return worker_ip
+        once = meta.get(REGISTRATION_TOKEN_HEADER, "")
+        if once and self._registrations is not None:
+            registration = await self._registrations.redeem(once, worker_id)
+            if registration is not None:
+                return registration.address
+        raise Unauthorized("invalid cluster join token or registration token")
+
     async def SendHeartbeat(self, request: pb.Heartbeat, context: Context) -> pb.HeartbeatAck:
         try:
             worker_id = self._caller(context)
             await self._registry.heartbeat(worker_id, convert.usage_from_heartbeat(request))
             running = convert.running_from_proto(list(request.running_tasks))
+            if self._on_report is not None:
+                self._on_report(worker_id, running)
             kill = await self._lifecycle.reconcile(
                 worker_id, running, grace_s=self._reconcile_grace_s
             )

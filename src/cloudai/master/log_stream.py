@@ -84,7 +84,7 @@ class LogStream:
     ) -> AsyncGenerator[LogItem, None]:
         """The log from (attempt, offset). Without `follow`: what exists now. With it:
         on through later attempts, ending with `LogEnd` once the task is final."""
-        with self._bus.signal(_about(task_id)) as changed:  # before the first read
+        with self._bus.signal(_about(task_id), task_id=task_id) as changed:  # before the first read
             while True:
                 task = await self._tasks.get(user, task_id)  # ownership, every round
                 if attempt <= task.epoch:

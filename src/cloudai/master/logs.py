@@ -22,6 +22,7 @@ class LogSlice:
     offset: int
     next_offset: int
     complete: bool  # no more bytes will ever follow
+    attempt: int = 0  # whose log: each attempt of the task has its own
 
 
 class LogService:
@@ -37,20 +38,30 @@ class LogService:
         self._registry = registry
         self._gateway = gateway
 
-    async def read(self, user: User, task_id: str, offset: int, limit: int) -> LogSlice:
+    async def read(
+        self, user: User, task_id: str, offset: int, limit: int, attempt: int | None = None
+    ) -> LogSlice:
+        """The log of `attempt` (default: the current one) from `offset`: the stored
+        copy, else live from the worker while that attempt runs there."""
         task = await self._tasks.get(user, task_id)
         if task.epoch == 0:  # never placed: no log yet
             return LogSlice(task, b"", offset, offset, task.status is TaskStatus.CANCELLED)
+        epoch = task.epoch if attempt is None else attempt
+        if not 1 <= epoch <= task.epoch:
+            raise NotFound(f"task {task_id} has no attempt {epoch} (it has 1 to {task.epoch})")
         try:
             data, size = await asyncio.to_thread(
-                self._area.read_log, task.task_id, task.epoch, offset, limit
+                self._area.read_log, task.task_id, epoch, offset, limit
             )
             end = offset + len(data)
-            return LogSlice(task, data, offset, end, task.status.is_terminal and end >= size)
+            over = task.status.is_terminal or epoch < task.epoch
+            return LogSlice(task, data, offset, end, over and end >= size, epoch)
         except NotFound:
             pass
+        if epoch < task.epoch:  # an earlier attempt whose log never reached the master
+            return LogSlice(task, b"", offset, offset, True, epoch)
         data = await self._from_worker(task, offset, limit)
-        return LogSlice(task, data, offset, offset + len(data), False)
+        return LogSlice(task, data, offset, offset + len(data), False, epoch)
 
     async def _from_worker(self, task: Task, offset: int, limit: int) -> bytes:
         worker = self._registry.get(task.worker_id) if task.worker_id else None

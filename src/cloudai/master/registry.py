@@ -126,6 +126,15 @@ class WorkerRegistry:
         self._changed(worker)
         return replace(worker)
 
+    async def remove(self, worker_id: str) -> bool:
+        """Forget the worker (its row too); False when it was not registered. Its
+        next heartbeat is answered NotFound: it must register again."""
+        if self._workers.pop(worker_id, None) is None:
+            return False
+        await self._store.delete_worker(worker_id)
+        logger.info("worker removed", extra={"worker_id": worker_id})
+        return True
+
     def mark_suspect(self, worker_id: str, why: str) -> None:
         """The worker could not be reached: place nothing more on it until it
         heartbeats again (the store learns at the next liveness change)."""

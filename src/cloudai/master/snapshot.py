@@ -1,5 +1,9 @@
 """Builds the scheduling `Snapshot`: workers with their free capacity, the whole queue,
-the running attempts, users' usage and learned durations, as of one instant."""
+the running attempts, users' usage and learned durations, as of one instant.
+
+The queue and the running attempts come from the in-memory `TaskIndex`, not the
+database: a pass reads no rows (the index is rebuilt when stale, and every `resync_s`).
+Tasks that no worker could ever fit are left out of the queue (scheduling/feasibility.py)."""
 
 from __future__ import annotations
 
@@ -11,28 +15,18 @@ from cloudai.domain.resources import Resources
 from cloudai.domain.task import Task, TaskStatus
 from cloudai.domain.workers import Eligibility, Worker, WorkerStatus
 from cloudai.master.accounting import Accounting
-from cloudai.master.lifecycle import Lifecycle, iter_tasks
 from cloudai.master.registry import WorkerRegistry
+from cloudai.master.task_index import TaskIndex
 from cloudai.ports import Clock, Store
-from cloudai.scheduling.snapshot import QueuedTaskView, RunningView, Snapshot, WorkerView
+from cloudai.scheduling.feasibility import never_fitting
+from cloudai.scheduling.snapshot import RunningView, Snapshot, WorkerView
+
+RESYNC_S = 60.0  # the index is re-read from the database at least this often
 
 
 def schedulable(worker: Worker) -> bool:
     """Takes new work: heard from since the master started, and open to work."""
     return worker.status is WorkerStatus.ACTIVE and worker.eligibility is Eligibility.OPEN
-
-
-def queued_view(task: Task) -> QueuedTaskView:
-    return QueuedTaskView(
-        task_id=task.task_id,
-        user_id=task.user_id,
-        request=task.request,
-        submitted_at=task.created_at.timestamp(),
-        priority=task.priority,
-        task_type=task.task_type,
-        k_value=task.k_value,
-        target_worker_id=task.target_worker_id,
-    )
 
 
 class SnapshotBuilder:
@@ -41,26 +35,42 @@ class SnapshotBuilder:
         store: Store,
         clock: Clock,
         registry: WorkerRegistry,
-        lifecycle: Lifecycle,
+        index: TaskIndex,
         accounting: Accounting,
         *,
         max_running_per_user: int | None = None,
+        resync_s: float = RESYNC_S,
     ) -> None:
         self._store = store
         self._clock = clock
         self._registry = registry
-        self._lifecycle = lifecycle
+        self._index = index
         self._accounting = accounting
         self._max_running_per_user = max_running_per_user
+        self._resync_s = resync_s
+        self._synced_at: datetime | None = None
+
+    def invalidate(self) -> None:
+        """A claim was refused: the index may be behind the database; re-read it."""
+        self._index.mark_stale()
 
     async def build(self, cursor: int = 0) -> Snapshot:
         now = self._clock.now()
-        holding = await self._lifecycle.holding()
-        queue = [queued_view(t) async for t in iter_tasks(self._store, [TaskStatus.QUEUED])]
+        if (
+            self._index.stale
+            or self._synced_at is None
+            or (now - self._synced_at).total_seconds() >= self._resync_s
+        ):
+            await self._index.rebuild(self._store)
+            self._synced_at = now
+        holding = self._index.holding()
+        workers = tuple(self._workers(holding))
+        never_fit = never_fitting(self._index.requests(), workers)
         return Snapshot(
             now=now.timestamp(),
-            workers=tuple(self._workers(holding)),
-            queue=tuple(queue),
+            workers=workers,
+            queue=self._index.queue(without=frozenset(never_fit)),
+            never_fit=never_fit,
             running=tuple(_running_view(t) for t in holding if t.worker_id),
             usage=self._usage(holding, now),
             tau=self._accounting.tau(),

@@ -50,6 +50,7 @@ class TaskFilter:
     after: tuple[datetime, str] | None = None  # (created_at, task_id) of the last one seen
     limit: int = 100
     offset: int = 0
+    id_prefix: str | None = None  # ids that start with it (the CLI's short ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,7 @@ class TaskService:
         return await self._store.list_tasks(
             user_id=owner, statuses=wanted.statuses, limit=wanted.limit, offset=wanted.offset,
             newest_first=True, worker_id=wanted.worker_id, after=wanted.after, tag=wanted.tag,
-            since=wanted.since, with_files=with_files,
+            since=wanted.since, with_files=with_files, id_prefix=wanted.id_prefix,
         )  # fmt: skip
 
     async def wait(
@@ -178,7 +179,7 @@ class TaskService:
             task = await self.get(user, task_id)
             return task.status in until, task
 
-        return await self._watch.wait_for(check, timeout_s)
+        return await self._watch.wait_for(check, timeout_s, task_id=task_id)
 
     async def history(self, task: Task) -> tuple[list[TaskEvent], list[Attempt]]:
         """Events and attempts of a task the caller already obtained through get/wait

@@ -7,12 +7,16 @@ first, so concurrent reports, cancels and placements never double-apply.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from cloudai.domain.errors import NotFound
 from cloudai.domain.lifecycle import Transition
 from cloudai.domain.task import Attempt, Task, TaskEvent
 from cloudai.master.bus import EventBus, TaskChanged
 from cloudai.ports import Store
+
+if TYPE_CHECKING:  # the index reads through lifecycle, which imports this module
+    from cloudai.master.task_index import TaskIndex
 
 _MAX_CAS_ROUNDS = 8
 
@@ -24,12 +28,20 @@ Observer = Callable[[Task, Transition], None]
 
 class TaskWriter:
     """The single writer of task status; publishes every committed change on the bus
-    (which wakes blocking readers and feeds the event streams)."""
+    (which wakes blocking readers and feeds the event streams), and keeps the
+    scheduling index current."""
 
-    def __init__(self, store: Store, bus: EventBus, observers: Sequence[Observer] = ()) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        observers: Sequence[Observer] = (),
+        index: TaskIndex | None = None,
+    ) -> None:
         self._store = store
         self._bus = bus
         self._observers = list(observers)
+        self._index = index
 
     def observe(self, observer: Observer) -> None:
         self._observers.append(observer)
@@ -66,11 +78,15 @@ class TaskWriter:
     async def add(self, task: Task, submitted: TaskEvent) -> None:
         """Store a new task with its submission event, and publish that."""
         await self._store.add_task(task, submitted)
+        if self._index is not None:
+            self._index.record(task)
         self._bus.publish(_changed(task, submitted))
 
     async def committed(self, before: Task, transition: Transition) -> None:
         """Tell observers and the bus about a transition written by this or another
         path (the plan applier writes its claims itself)."""
+        if self._index is not None:
+            self._index.record(transition.task)
         for observer in self._observers:
             observer(before, transition)
         for event in transition.events:  # a late start report may carry two moves

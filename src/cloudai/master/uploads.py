@@ -59,7 +59,7 @@ class UploadService:
             notes = [f"not stored on the master: {entry}" for entry in upload.skipped]
             await asyncio.to_thread(self._area.note_in_log, task.task_id, task.epoch, notes)
         await self._store.replace_files(task.task_id, sorted(upload.outputs.values(), key=_by_path))
-        await self._watch.bump()  # waiters may be waiting for a task's files
+        await self._watch.bump(task.task_id)  # waiters may be waiting for a task's files
         logger.info("files received", extra={"task_id": task.task_id, "count": len(upload.outputs)})
         return len(upload.outputs)
 

@@ -15,6 +15,9 @@ import hmac
 JOIN_TOKEN_HEADER = "x-cloudai-join-token"
 WORKER_ID_HEADER = "x-cloudai-worker-id"
 CREDENTIAL_HEADER = "x-cloudai-credential"
+# A worker an admin pre-registered joins with its one-time registration token instead
+# of the join token (and gets the same per-worker credential).
+REGISTRATION_TOKEN_HEADER = "x-cloudai-registration-token"
 
 
 def worker_credential(join_token: str, worker_id: str) -> str:

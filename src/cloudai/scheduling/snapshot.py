@@ -66,6 +66,9 @@ class Snapshot:
     cursor: int = 0
     # Most tasks one user may have running at once (None: no limit).
     max_running_per_user: int | None = None
+    # Requests no registered worker could ever fit, with their reason: queued tasks not
+    # pinned to a worker that ask for one are left out of `queue` (feasibility.py).
+    never_fit: Mapping[Resources, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloudai.domain.errors import Conflict
+from cloudai.domain.registrations import Registration
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import (
     HOLDING,
@@ -28,6 +29,7 @@ from cloudai.domain.task import (
 from cloudai.domain.users import ApiToken, User
 from cloudai.domain.workers import Worker
 from cloudai.ports import Claim, SlaCount
+from cloudai.store.memory_admin import AdminFake
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -65,7 +67,7 @@ def _copy_opt(obj: _D | None) -> _D | None:
     return None if obj is None else _copy(obj)
 
 
-class InMemoryStore:
+class InMemoryStore(AdminFake):
     """`cloudai.ports.Store` in dicts. Nothing is persisted; `close` is a no-op."""
 
     def __init__(self) -> None:
@@ -78,6 +80,7 @@ class InMemoryStore:
         self._files: dict[str, dict[str, OutputFile]] = {}  # by task_id, then path
         self._cluster_id: str | None = None
         self._tokens: dict[str, ApiToken] = {}  # by token_id
+        self._registrations: dict[str, Registration] = {}  # by token_hash (memory_admin.py)
 
     # users
 
@@ -198,12 +201,14 @@ class InMemoryStore:
         tag: str | None = None,
         since: datetime | None = None,
         with_files: bool = False,
+        id_prefix: str | None = None,
     ) -> list[Task]:
         bound = None if after is None else (_utc(after[0]), after[1])
         rows = [
             t
             for t in self._tasks.values()
             if (user_id is None or t.user_id == user_id)
+            and (id_prefix is None or t.task_id.startswith(id_prefix))
             and (worker_id is None or t.worker_id == worker_id)
             and (tag is None or t.tag == tag)
             and (not with_files or bool(self._files.get(t.task_id)))

@@ -49,7 +49,7 @@ def column(value: Any) -> Any:
 def user_of(r: UserRow) -> User:
     return User(
         r.user_id, r.email, r.name, r.password_hash, Role(r.role), utc(r.created_at),
-        r.session_generation,
+        r.session_generation, r.disabled,
     )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ from cloudai.domain.workers import Worker
 from cloudai.ports import Claim, SlaCount, Store
 from cloudai.store import rows
 from cloudai.store.engine import make_engine, upgrade_to_head
+from cloudai.store.sql_admin import AdminQueries
 from cloudai.store.sql_tokens import TokenQueries
 from cloudai.store.tables import (
     AssignmentRow,
@@ -83,9 +84,10 @@ async def open_store(url: str) -> SqlStore:
 # --------------------------------------------------------------------------- the store
 
 
-class SqlStore(TokenQueries):
+class SqlStore(TokenQueries, AdminQueries):
     """`cloudai.ports.Store` on SQLAlchemy. Build it with `open_store`. Credentials
-    (session generations, API tokens) are in `TokenQueries`."""
+    (session generations, API tokens) are in `TokenQueries`; users' flags, worker
+    registrations and deletions in `AdminQueries`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -203,8 +205,11 @@ class SqlStore(TokenQueries):
         tag: str | None = None,
         since: datetime | None = None,
         with_files: bool = False,
+        id_prefix: str | None = None,
     ) -> list[Task]:
         stmt = select(TaskRow)
+        if id_prefix is not None:  # substr, not LIKE: SQLite's LIKE ignores case
+            stmt = stmt.where(func.substr(TaskRow.task_id, 1, len(id_prefix)) == id_prefix)
         if with_files:
             stmt = stmt.where(
                 select(FileRow.task_id).where(FileRow.task_id == TaskRow.task_id).exists()

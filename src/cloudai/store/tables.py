@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -49,6 +50,7 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     session_generation: Mapped[int] = mapped_column(Integer, server_default="0")
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class WorkerRow(Base):
@@ -192,3 +194,17 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class RegistrationRow(Base):
+    """A worker's pre-registration: the one-time token's SHA-256, never the token."""
+
+    __tablename__ = "worker_registrations"
+
+    token_hash: Mapped[str] = mapped_column(String, primary_key=True)
+    address: Mapped[str] = mapped_column(String)
+    worker_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    used_by: Mapped[str | None] = mapped_column(String, nullable=True)

@@ -13,7 +13,13 @@ import grpc
 
 from cloudai._proto import cluster_pb2_grpc as pb_grpc
 from cloudai.config import WorkerSettings
-from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized, Unavailable
+from cloudai.domain.errors import (
+    CloudAIError,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 from cloudai.domain.resources import Resources
 from cloudai.worker.executors import PullOptions, build_executor
 from cloudai.worker.executors.base import Executor, ExecutorError
@@ -21,9 +27,11 @@ from cloudai.worker.executors.docker_images import load_registry_auths
 from cloudai.worker.gpus import GpuAllocator, GpuDevice, GpuProbe, build_probe, offered_indexes
 from cloudai.worker.grpc_service import WorkerService
 from cloudai.worker.identity import WorkerIdentity, load_identity
+from cloudai.worker.invitation import Invitation
+from cloudai.worker.limits import AttemptLimits, SpoolLimits
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.network import primary_address
-from cloudai.worker.runner import Runner, SpoolLimits
+from cloudai.worker.runner import Runner
 from cloudai.worker.telemetry import UsageSampler, detect_capacity
 
 logger = logging.getLogger(__name__)
@@ -51,9 +59,11 @@ class WorkerApp:
         self._runner: Runner | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._last_contact = time.monotonic()  # of the last answer from the master
+        self.invitation: Invitation | None = None  # --wait-for-master
 
     async def start(self) -> None:
         s = self.settings
+        _check_joining(s)
         # Exclusive port: gRPC's default SO_REUSEPORT would let two workers share one.
         server = self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         self.port = server.add_insecure_port(f"{s.host}:{s.port}")
@@ -64,24 +74,16 @@ class WorkerApp:
             s.executor, identity, await asyncio.to_thread(_pull_options, s)
         )
         self._executor = executor
-        try:
-            reaped = await executor.reap_orphans()
-        except ExecutorError as exc:
-            raise Unavailable(
-                f"the {executor.name} executor cannot start: {exc}. Start dockerd, or set "
-                "--executor process (CLOUDAI_EXECUTOR=process) to run tasks unsandboxed"
-            ) from exc
-        if reaped:
-            logger.warning("removed %d leftover containers", reaped)
         link = self._link = MasterLink(s.master, self.worker_id, s.token.get_secret_value())
         devices = await asyncio.to_thread(self._gpu_probe.devices)
         gpus = GpuAllocator(offered_indexes(devices, s.gpu))
         limits = SpoolLimits(s.spool_max_age_s, s.spool_max_bytes, s.stop_report_s)
-        runner = self._runner = Runner(self.worker_id, executor, link, data_dir, gpus, limits)
-        resent = await runner.recover()
-        if resent:
-            logger.info("%d results of a previous run will be sent again", resent)
-        service = WorkerService(runner, lambda: link.credential, s.stop_grace_s)
+        caps = AttemptLimits(s.max_log_bytes, s.max_output_files, s.max_output_bytes)
+        runner = self._runner = Runner(self.worker_id, executor, link, data_dir, gpus, limits, caps)
+        await _recover(executor, runner)
+        if s.wait_for_master:
+            self.invitation = Invitation(self.worker_id)
+        service = WorkerService(runner, lambda: link.credential, s.stop_grace_s, self.invitation)
         pb_grpc.add_MasterWorkerServicer_to_server(service, server)
         await server.start()
         capacity = await asyncio.to_thread(self._capacity, data_dir, devices)
@@ -114,15 +116,32 @@ class WorkerApp:
         )
 
     async def _run(self, capacity: Resources, sampler: UsageSampler) -> None:
-        """Register, then heartbeat; re-register whenever the master forgets us."""
+        """Register, then heartbeat; re-register whenever the master forgets us (a
+        worker waiting for a master waits for its next invitation first)."""
         try:
             while True:
-                await self._register(capacity)
+                if self.invitation is not None:
+                    await self._join_invited(capacity)
+                else:
+                    await self._register(capacity)
                 await self._heartbeat_until_forgotten(sampler)
         except Unauthorized as exc:
             logger.error("the master refused this worker: %s", exc)
             if not self.failed.done():
                 self.failed.set_exception(exc)
+
+    async def _join_invited(self, capacity: Resources) -> None:
+        """Wait for a master's MasterRegister and join it with its one-time token; a
+        refused token (expired, used) means waiting for the next invitation."""
+        assert self.invitation is not None and self._link is not None
+        while True:
+            invited = await self.invitation.wait()
+            await self._link.invited(invited.master_address, invited.token)
+            try:
+                await self._register(capacity)
+                return
+            except Unauthorized as exc:
+                logger.error("the master refused the registration (%s); waiting again", exc)
 
     async def _register(self, capacity: Resources) -> None:
         assert self._link is not None and self._runner is not None
@@ -135,7 +154,7 @@ class WorkerApp:
                 self._last_contact = time.monotonic()
                 await asyncio.to_thread(self.identity.joined, cluster_id)
                 self.registered.set()
-                logger.info("registered with master %s", self.settings.master)
+                logger.info("registered with master %s", self._link.address)
                 return
             except Unauthorized:
                 raise
@@ -185,19 +204,47 @@ class WorkerApp:
         return await self._link.heartbeat(usage, self._runner.held())
 
     async def stop(self) -> None:
-        """Intake first, then running attempts (containers included), then links."""
+        """By the shutdown mode (`on_shutdown`): in `drain`, first the running attempts
+        to their end (bounded by `drain_timeout_s`), new ones refused; then intake, the
+        attempts left (stopped, or in `leave` left running), then links."""
+        mode = self.settings.on_shutdown
+        if mode == "drain" and self._runner is not None:
+            logger.info("draining: no new tasks; waiting for those running to end")
+            left = await self._runner.drain(self.settings.drain_timeout_s)
+            if left:
+                logger.warning("drain timed out with %d tasks unfinished; stopping them", left)
         if self._server is not None:
             await self._server.stop(grace=1.0)
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
         if self._runner is not None:
-            await self._runner.close(self.settings.stop_grace_s)
+            await self._runner.close(self.settings.stop_grace_s, mode)
         if self._executor is not None:
             await self._executor.close()
         if self._link is not None:
             await self._link.close()
         logger.info("worker %s stopped", self.worker_id)
+
+
+async def _recover(executor: Executor, runner: Runner) -> None:
+    """What an earlier process of this worker left: results to send again, containers
+    still running to adopt, and leftovers (only those no attempt owns) to remove."""
+    try:
+        leftovers = await executor.leftovers()
+        recovered = await runner.recover(leftovers)
+        reaped = await executor.reap_orphans(keep={(h.task_id, h.epoch) for h in runner.held()})
+    except ExecutorError as exc:
+        raise Unavailable(
+            f"the {executor.name} executor cannot start: {exc}. Start dockerd, or set "
+            "--executor process (CLOUDAI_EXECUTOR=process) to run tasks unsandboxed"
+        ) from exc
+    if reaped:
+        logger.warning("removed %d leftover containers", reaped)
+    if recovered.adopted:
+        logger.info("re-attached to %d running tasks of a previous run", recovered.adopted)
+    if recovered.resent:
+        logger.info("%d results of a previous run will be sent again", recovered.resent)
 
 
 def _pull_options(settings: WorkerSettings) -> PullOptions | None:
@@ -214,3 +261,17 @@ def _log_gpus(devices: list[GpuDevice], setting: int | None) -> None:
         logger.info("GPU %d: %s, %.1f GiB (%s)", d.index, d.name, d.memory_gb, d.uuid)
     if setting is not None and setting != len(devices):
         logger.info("offering %d GPUs as configured; %d found", setting, len(devices))
+
+
+def _check_joining(settings: WorkerSettings) -> None:
+    """A worker joins with the join token, or waits for an admin to register it."""
+    has_token = bool(settings.token.get_secret_value())
+    if has_token and settings.wait_for_master:
+        raise InvalidRequest(
+            "give either the join token or --wait-for-master (CLOUDAI_WORKER_WAIT_FOR_MASTER)"
+        )
+    if not has_token and not settings.wait_for_master:
+        raise InvalidRequest(
+            "no join token: pass --join-token (CLOUDAI_JOIN_TOKEN), or --wait-for-master to "
+            "wait until an admin registers this worker (cloudai register ADDRESS)"
+        )

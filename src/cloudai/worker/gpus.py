@@ -200,6 +200,15 @@ class GpuAllocator:
         self._held[key] = ids
         return ids
 
+    def hold(self, task_id: str, epoch: int, ids: Sequence[int]) -> tuple[int, ...]:
+        """Mark `ids` as the attempt's again (an attempt adopted after a restart);
+        those not offered here or held by another attempt are left out."""
+        taken = {i for ids_ in self._held.values() for i in ids_}
+        kept = tuple(i for i in ids if i in self._indexes and i not in taken)
+        if kept:
+            self._held[(task_id, epoch)] = kept
+        return kept
+
     def release(self, task_id: str, epoch: int) -> tuple[int, ...]:
         """Free what the attempt holds (nothing, if it holds nothing); returns it."""
         return self._held.pop((task_id, epoch), ())

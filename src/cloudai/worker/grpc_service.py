@@ -12,6 +12,7 @@ from cloudai.rpc import convert
 from cloudai.rpc.credentials import CREDENTIAL_HEADER, same_secret
 from cloudai.rpc.errors import abort_with
 from cloudai.rpc.servicers import Context, WorkerSide, metadata
+from cloudai.worker.invitation import Invitation
 from cloudai.worker.outputs import read_at
 from cloudai.worker.runner import AttemptRun, Runner
 
@@ -20,10 +21,19 @@ _FOLLOW_POLL_S = 0.2
 
 
 class WorkerService(WorkerSide):
-    def __init__(self, runner: Runner, credential: Callable[[], str], grace_s: float) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        credential: Callable[[], str],
+        grace_s: float,
+        invitation: Invitation | None = None,
+    ) -> None:
+        """`invitation`: this worker waits for a master's MasterRegister (None: it
+        joins with the join token and refuses MasterRegister)."""
         self._runner = runner
         self._credential = credential
         self._grace_s = grace_s
+        self._invitation = invitation
 
     def _check(self, context: Context) -> None:
         given = metadata(context).get(CREDENTIAL_HEADER, "")
@@ -48,8 +58,17 @@ class WorkerService(WorkerSide):
         return pb.TaskAck(success=True, message="stopping" if stopping else "not running")
 
     async def MasterRegister(self, request: pb.MasterInfo, context: Context) -> pb.RegisterAck:
-        # Workers join a master with --master and --join-token; nobody may redirect them.
-        return pb.RegisterAck(success=False, message="this worker joins with --master/--join-token")
+        # A worker with a join token joins its --master; nobody may redirect it.
+        if self._invitation is None:
+            return pb.RegisterAck(
+                success=False, message="this worker joins with --master/--join-token"
+            )
+        accepted, message = self._invitation.offer(
+            request.master_address, request.registration_token, request.worker_id
+        )
+        return pb.RegisterAck(
+            success=accepted, message=message, worker_id=self._invitation.worker_id
+        )
 
     async def StreamTaskLogs(
         self, request: pb.TaskLogRequest, context: Context

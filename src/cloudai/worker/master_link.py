@@ -13,7 +13,12 @@ from cloudai.domain.errors import Unauthorized
 from cloudai.domain.resources import Resources
 from cloudai.domain.workers import Usage
 from cloudai.rpc import convert
-from cloudai.rpc.credentials import CREDENTIAL_HEADER, JOIN_TOKEN_HEADER, WORKER_ID_HEADER
+from cloudai.rpc.credentials import (
+    CREDENTIAL_HEADER,
+    JOIN_TOKEN_HEADER,
+    REGISTRATION_TOKEN_HEADER,
+    WORKER_ID_HEADER,
+)
 from cloudai.rpc.errors import call
 
 _TIMEOUT_S = 10.0
@@ -25,6 +30,19 @@ class MasterLink:
         self._stub = pb_grpc.MasterWorkerStub(self._channel)
         self._worker_id = worker_id
         self._join_token = join_token
+        self._registration_token = ""
+        self.address = address
+        self.credential = ""
+
+    async def invited(self, address: str, registration_token: str) -> None:
+        """Join the master at `address` next, with a one-time registration token in
+        place of the join token (a pre-registered worker's first registration)."""
+        if address != self.address:
+            await self._channel.close()
+            self._channel = grpc.aio.insecure_channel(address)
+            self._stub = pb_grpc.MasterWorkerStub(self._channel)
+            self.address = address
+        self._registration_token = registration_token
         self.credential = ""
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
@@ -35,11 +53,13 @@ class MasterLink:
     async def register(self, address: str, capacity: Resources, held: Iterable[HeldAttempt]) -> str:
         """Join; returns the cluster's id (empty from a master that sends none)."""
         info = convert.worker_info_to_proto(self._worker_id, address, capacity, held)
-        ack = await call(
-            self._stub.RegisterWorker(
-                info, metadata=((JOIN_TOKEN_HEADER, self._join_token),), timeout=_TIMEOUT_S
-            )
+        secret = (
+            (REGISTRATION_TOKEN_HEADER, self._registration_token)
+            if self._registration_token
+            else (JOIN_TOKEN_HEADER, self._join_token)
         )
+        ack = await call(self._stub.RegisterWorker(info, metadata=(secret,), timeout=_TIMEOUT_S))
+        self._registration_token = ""  # used up: the credential serves from now on
         self.credential = ack.worker_credential
         cluster_id: str = ack.cluster_id
         return cluster_id

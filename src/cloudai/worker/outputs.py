@@ -36,6 +36,14 @@ class CollectedOutputs:
     files: list[CollectedFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "<rel_path>: <reason>"
     escaped: list[str] = field(default_factory=list)  # names not UTF-8, as kept
+    capped: int = 0  # of `skipped`: left out for the count or size caps
+
+    def cap_note(self) -> str:
+        """What the task's result says of files the caps left out; "" for none."""
+        if not self.capped:
+            return ""
+        files = "file" if self.capped == 1 else "files"
+        return f"{self.capped} output {files} over the caps not collected (named in the log)"
 
     @property
     def total_bytes(self) -> int:
@@ -44,6 +52,10 @@ class CollectedOutputs:
 
 class _Skip(Exception):
     """A file is left out; the message is the reason."""
+
+
+class _OverCap(_Skip):
+    """Left out for a cap."""
 
 
 def collect_outputs(
@@ -63,10 +75,11 @@ def collect_outputs(
             if len(rel) > MAX_PATH:
                 raise _Skip(f"path longer than {MAX_PATH} characters")
             if len(result.files) >= max_files:
-                raise _Skip(f"over cap (max_files={max_files})")
+                raise _OverCap(f"over cap (max_files={max_files})")
             item = _collect_one(rel, entry, max_total_bytes - total)
         except _Skip as skip:
             result.skipped.append(f"{rel}: {skip}")
+            result.capped += isinstance(skip, _OverCap)
             continue
         total += item.size
         result.files.append(item)
@@ -76,7 +89,7 @@ def collect_outputs(
 
 
 def _collect_one(rel: str, entry: os.DirEntry[str], budget: int) -> CollectedFile:
-    over_cap = _Skip(f"over cap (max_total_bytes, {budget} bytes left)")
+    over_cap = _OverCap(f"over cap (max_total_bytes, {budget} bytes left)")
     try:
         # Checked before hashing, so an oversized file is not read for nothing...
         if entry.stat(follow_symlinks=False).st_size > budget:

@@ -4,8 +4,9 @@
     attempts/<task>-<epoch>/finished.json     written when it ends, before delivery
     attempts/<task>-<epoch>/task.log, output/ its log and its /output files
 
-So a worker that restarts (or crashes) loses no result: it delivers what finished and
-clears what did not (nothing runs it any more; the master requeues it). Spooled results
+So a worker that restarts (or crashes) loses no result: it delivers what finished,
+adopts what did not finish but still runs (its container outlived the worker process),
+and clears the rest (nothing runs it any more; the master requeues it). Spooled results
 past an age or beyond a total size are dropped, each with a log line.
 """
 
@@ -35,15 +36,20 @@ class Spooled:
     finished: FinishedAttempt | None  # None: it never ended here
     size: int  # bytes on disk, its log and outputs included
     mtime: float  # when it was last written
+    gpu_ids: tuple[int, ...] = ()  # the devices the attempt was given
+    accepted_ms: int = 0  # when this worker accepted it (unix ms; 0: not recorded)
 
 
-def save_assignment(directory: Path, assignment: Assignment) -> None:
+def save_assignment(
+    directory: Path, assignment: Assignment, gpu_ids: tuple[int, ...] = (), accepted_ms: int = 0
+) -> None:
     record = {
         "task_id": assignment.task_id, "epoch": assignment.epoch, "image": assignment.image,
         "command": assignment.command, "request": _resources(assignment.request),
         "user_id": assignment.user_id, "task_name": assignment.task_name,
         "submitted_at": assignment.submitted_at, "env": assignment.env,
         "timeout_s": assignment.timeout_s,
+        "gpu_ids": list(gpu_ids), "accepted_ms": accepted_ms,
     }  # fmt: skip
     write_atomically(directory / ASSIGNMENT_FILE, json.dumps(record).encode())
 
@@ -95,7 +101,8 @@ def over_limits(
 
 
 def _load(directory: Path) -> Spooled:
-    assignment = _assignment(json.loads((directory / ASSIGNMENT_FILE).read_text()))
+    kept = json.loads((directory / ASSIGNMENT_FILE).read_text())
+    assignment = _assignment(kept)
     finished_path = directory / FINISHED_FILE
     finished = None
     if finished_path.exists():
@@ -103,7 +110,10 @@ def _load(directory: Path) -> Spooled:
     files = [p for p in directory.rglob("*") if p.is_file()]
     size = sum(p.stat().st_size for p in files)
     mtime = max(p.stat().st_mtime for p in files)
-    return Spooled(directory, assignment, finished, size, mtime)
+    gpu_ids = tuple(int(i) for i in kept.get("gpu_ids", ()))
+    return Spooled(
+        directory, assignment, finished, size, mtime, gpu_ids, int(kept.get("accepted_ms", 0))
+    )
 
 
 def _resources(request: Resources) -> dict[str, float]:

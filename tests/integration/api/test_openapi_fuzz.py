@@ -32,6 +32,7 @@ from cloudai.api.app import create_app
 from cloudai.domain.users import Role
 from cloudai.master.core import CoreOptions, MasterCore, build_core
 from cloudai.master.gateway import FakeWorkerGateway
+from cloudai.master.registration import FakeInviter
 from cloudai.ports import FakeClock
 from cloudai.store.memory import InMemoryStore
 from tests.integration.api.conftest import PASSWORD
@@ -47,7 +48,11 @@ ADMIN = "fuzz-admin@example.test"
 
 # Loaded at import: schemathesis's fixture-loaded schemas do not work with this pytest.
 _DATA = Path(tempfile.gettempdir()) / f"cloudai-fuzz-{uuid.uuid4().hex[:12]}"  # made if used
-_CORE = build_core(InMemoryStore(), FakeClock(), FakeWorkerGateway(), CoreOptions(_DATA, "k" * 32))
+# The fake inviter answers every pre-registration (POST /api/workers) as a waiting worker.
+_CORE = build_core(
+    InMemoryStore(), FakeClock(), FakeWorkerGateway(),
+    CoreOptions(_DATA, "k" * 32, master_address="127.0.0.1:50051"), inviter=FakeInviter(),
+)  # fmt: skip
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_CORE.services))
 
 

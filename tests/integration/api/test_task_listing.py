@@ -86,3 +86,15 @@ async def test_the_seeds_pending_means_queued_or_assigned(
     await api.delete(f"/api/tasks/{gone}", headers=ada)
     assert await ids(api, ada, status="pending") == [queued]
     assert await ids(api, ada, status="PENDING,queued") == [queued]
+
+
+async def test_an_id_prefix_finds_your_tasks_only(api: httpx.AsyncClient, core: MasterCore) -> None:
+    """The CLI's short ids: `id_prefix` narrows the listing; another user's never match."""
+    ada, bob = await login(api, "ada"), await login(api, "bob")
+    mine = [await submit(api, core, ada) for _ in range(3)]
+    theirs = await submit(api, core, bob)
+    assert await ids(api, ada, id_prefix=mine[0]) == [mine[0]]
+    assert await ids(api, ada, id_prefix="task-") == mine[::-1]
+    assert await ids(api, ada, id_prefix=theirs) == []
+    assert await ids(api, ada, id_prefix="TASK-") == []  # case-sensitive
+    assert (await api.get("/api/tasks", params={"id_prefix": ""}, headers=ada)).status_code == 422

@@ -307,3 +307,28 @@ async def test_two_masters_plan_appliers_racing_on_postgres_never_overbook(
         finally:
             for opened in stores:
                 await opened.close()
+
+
+async def test_tasks_no_worker_could_ever_fit_are_left_out_of_passes_with_their_reason(
+    cluster: Cluster,
+) -> None:
+    await cluster.core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    huge = Resources(cpu=64, memory_gb=0.5, storage_gb=1)
+    unfit = [await cluster.submit(request=huge) for _ in range(3)]
+    pinned = await cluster.submit(request=huge, target_worker_id="w1")
+    fits = await cluster.submit()
+    snapshot = await cluster.core.dispatcher.snapshot()
+    assert [t.task_id for t in snapshot.queue] == [pinned, fits]
+    assert [(w.worker_id, w.free) for w in snapshot.workers] == [("w1", CAPACITY)]
+    assert await cluster.schedule() == [("w1", fits, 1)]
+    dispatcher = cluster.core.dispatcher
+    for task_id in unfit:
+        reason = dispatcher.pending_reason(task_id)
+        assert reason is not None and reason.startswith("no registered worker could ever fit")
+        assert dispatcher.queue_position(task_id) is None
+    assert "target worker w1" in (dispatcher.pending_reason(pinned) or "")
+    # A worker big enough joins: the left-out tasks are planned (and placed) again.
+    await cluster.core.registry.register("big", "127.0.0.1:2", Resources(256, 64, 100))
+    placed = await cluster.schedule()
+    assert sorted(t for _, t, _ in placed) == sorted(unfit)
+    assert {w for w, _, _ in placed} == {"big"}

@@ -48,6 +48,7 @@ TABLES = {
     "task_events",
     "cluster_meta",
     "api_tokens",
+    "worker_registrations",
 }
 
 
@@ -218,6 +219,28 @@ async def test_list_tasks_orders_filters_and_pages(store: Store) -> None:
     assert await store.list_tasks(after=key) == [e]
     assert await store.list_tasks(tag="train", since=at[2]) == [c, d, e]
     assert await store.list_tasks(tag="other") == []
+
+
+async def test_list_tasks_by_id_prefix(store: Store) -> None:
+    """Case-sensitive, and `%` / `_` are literal (SQLite's LIKE would ignore case)."""
+    ids = ["task-ab1", "task-ab2", "task-b", "TASK-AB3", "task-a%x", "task-a_y", "task-azz"]
+    made = {i: await add(store, make_task(i, "u1")) for i in ids}
+    await add(store, make_task("task-ab4", "u2"))
+
+    def found(tasks: list[Task]) -> set[str]:
+        return {t.task_id for t in tasks}
+
+    assert found(await store.list_tasks(id_prefix="task-ab", user_id="u1")) == {
+        "task-ab1", "task-ab2",
+    }  # fmt: skip
+    assert found(await store.list_tasks(id_prefix="task-ab")) == {"task-ab1", "task-ab2",
+                                                                   "task-ab4"}  # fmt: skip
+    assert await store.list_tasks(id_prefix="task-ab1") == [made["task-ab1"]]
+    assert found(await store.list_tasks(id_prefix="task-a%")) == {"task-a%x"}
+    assert found(await store.list_tasks(id_prefix="task-a_")) == {"task-a_y"}
+    assert found(await store.list_tasks(id_prefix="TASK-")) == {"TASK-AB3"}
+    assert await store.list_tasks(id_prefix="task-ab10") == []
+    assert len(await store.list_tasks(id_prefix="task-", limit=3)) == 3
 
 
 # --------------------------------------------------------------------------- the cluster

@@ -33,7 +33,7 @@ MASTER_FLAGS = {
 WORKER_FLAGS = {
     "master": ("master",), "join_token": ("token",), "host": ("host",), "port": ("port",),
     "advertise": ("advertise",), "worker_id": ("id",), "data_dir": ("data_dir",),
-    "executor": ("executor",),
+    "executor": ("executor",), "wait_for_master": ("wait_for_master",),
 }  # fmt: skip
 NOT_SETTINGS = {"workers", "executor", "log_level"}
 SETTINGS: dict[str, tuple[type[MasterSettings] | type[WorkerSettings], dict[str, Any]]] = {

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from cloudai.cli import suggest
+from cloudai.cli import contexts, suggest
 from cloudai.cli.client import ApiError
 from cloudai.entry import NOT_IN_SHELL, PROCESS_COMMANDS, build
 
@@ -192,3 +193,22 @@ def test_completion_descriptions(root: Any) -> None:
     pairs = dict(suggest.complete(root, ["logs"], "", NOT_IN_SHELL))
     assert pairs["task-aa01"] == "running train"
     assert dict(suggest.complete(root, [], "wor"))["workers"].startswith("The worker table")
+
+
+@pytest.mark.usefixtures("recent")
+def test_completing_groups_and_the_global_context_option(
+    root: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CLOUDAI_CONFIG_DIR", str(tmp_path))
+    contexts.save_credentials(contexts.Credentials("http://a:1", "t", "prod"))
+    contexts.save_credentials(contexts.Credentials("http://b:1", "t", "staging"))
+    assert _values(root, "context ") == ["list", "use", "remove"]
+    assert _values(root, "context use ") == ["prod", "staging"]
+    assert _values(root, "context use p") == ["prod"]
+    assert _values(root, "tokens ") == ["create", "list", "revoke"]
+    assert _values(root, "tokens create ci --e") == ["--expires"]
+    assert "--context" in _values(root, "--")
+    assert _values(root, "--context prod logs ") == ["task-aa01", "task-bb02"]
+    assert _values(root, "--context=prod sta") == ["status", "stats"]
+    assert _values(root, "--context ") == ["prod", "staging"]
+    assert _values(root, "--context s") == ["staging"]

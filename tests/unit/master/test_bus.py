@@ -122,3 +122,43 @@ async def test_closing_ends_every_subscriber_at_once() -> None:
 
 async def _never() -> tuple[bool, str]:
     return False, "not yet"
+
+
+async def test_a_subscriber_naming_a_task_gets_only_that_tasks_events() -> None:
+    bus = EventBus()
+    with bus.subscribe(task_id="t1") as one, bus.subscribe(tasks_only) as every:
+        bus.publish(changed("t2"))
+        bus.publish(Heartbeat("w1", AT, Usage(cpu=1.0)))
+        bus.publish(changed("t1", TaskStatus.RUNNING))
+        assert await one.get() == changed("t1", TaskStatus.RUNNING)
+        assert [await every.get(), await every.get()] == [
+            changed("t2"),
+            changed("t1", TaskStatus.RUNNING),
+        ]
+        assert bus.subscribers == 2
+    assert bus.subscribers == 0
+
+
+async def test_a_nudge_reaches_the_waiters_of_its_task_or_all_when_it_names_none() -> None:
+    bus = EventBus()
+    with bus.signal(task_id="t1") as first, bus.signal(task_id="t2") as second:
+        bus.publish(Nudge("t1"))
+        assert await first.wait(0) and not await second.wait(0)
+        bus.publish(Nudge())
+        assert await first.wait(0) and await second.wait(0)
+
+
+async def test_a_keyed_subscriber_that_falls_behind_is_dropped_and_counted() -> None:
+    bus = EventBus(capacity=1)
+    with bus.subscribe(task_id="t1") as slow:
+        bus.publish(changed("t1"))
+        bus.publish(changed("t1", TaskStatus.RUNNING))
+        with pytest.raises(Dropped):
+            await slow.get()
+    assert (bus.subscribers, bus.dropped_total) == (0, 1)
+
+
+def test_keyed_subscribers_count_towards_the_bound() -> None:
+    bus = EventBus(max_subscribers=2)
+    with bus.signal(task_id="t1"), bus.signal(), pytest.raises(Unavailable):
+        bus.signal(task_id="t2")

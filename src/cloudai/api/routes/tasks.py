@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from cloudai.api.cursors import decode_cursor, encode_cursor
 from cloudai.api.deps import CurrentUser, ServicesDep
@@ -53,6 +54,9 @@ async def list_tasks(
     worker_id: Annotated[str | None, Query(max_length=200)] = None,
     user_id: Annotated[str | None, Query(max_length=64, description="Admins: this user's.")] = None,
     since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
+    id_prefix: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Ids that start with it.")
+    ] = None,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of a page.")
     ] = None,
@@ -64,6 +68,7 @@ async def list_tasks(
     wanted = TaskFilter(
         statuses=_statuses(status), tag=tag, worker_id=worker_id, owner=user_id,
         since=since, after=decode_cursor(cursor), limit=limit, offset=offset,
+        id_prefix=id_prefix,
     )  # fmt: skip
     tasks = await services.tasks.list_tasks(user, wanted)
     next_cursor = encode_cursor(tasks[-1]) if len(tasks) == limit else None
@@ -127,8 +132,25 @@ async def wait_task(
     return await _detail(services, task)
 
 
+class DeletedOut(BaseModel):
+    task_id: str
+    deleted: bool = True
+
+
 @router.delete("/{task_id}")
-async def cancel_task(task_id: str, user: CurrentUser, services: ServicesDep) -> CancelOut:
+async def cancel_task(
+    task_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    purge: Annotated[
+        bool, Query(description="Delete the finished task with its logs and outputs.")
+    ] = False,
+) -> CancelOut | DeletedOut:
+    """Cancel the task; with `purge=true`, delete a finished one instead (409 while
+    it is not finished), its logs and outputs with it."""
+    if purge:
+        deleted = await services.admin.purge.purge(user, task_id)
+        return DeletedOut(task_id=deleted.task_id)
     task = await services.tasks.cancel(user, task_id)
     return CancelOut(task_id=task.task_id, status=task.status, message="task cancelled")
 
@@ -140,8 +162,11 @@ async def task_logs(
     services: ServicesDep,
     offset: Offset = 0,
     limit: LogReadSize = MAX_LOG_READ,
+    attempt: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="Whose log; default: the current.")
+    ] = None,
 ) -> LogsOut:
-    piece = await services.logs.read(user, task_id, offset, limit)
+    piece = await services.logs.read(user, task_id, offset, limit, attempt)
     return LogsOut(
         task_id=task_id,
         status=piece.task.status,
@@ -149,4 +174,5 @@ async def task_logs(
         offset=piece.offset,
         next_offset=piece.next_offset,
         complete=piece.complete,
+        attempt=piece.attempt,
     )

@@ -7,7 +7,7 @@ the worker's bookkeeping has a single path; only programming errors raise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +27,11 @@ class ExecutorError(Exception):
     """
 
 
+class LeftRunning(Exception):
+    """Raised by `run` for a run that `leave` left running: no outcome, the next start
+    of the worker adopts it."""
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutionSpec:
     task_id: str
@@ -41,6 +46,7 @@ class ExecutionSpec:
     log_path: Path  # stdout+stderr bytes are appended here as they arrive
     env: Mapping[str, str] = field(default_factory=dict)  # the task's own variables
     gpu_ids: tuple[int, ...] = ()  # the devices this attempt holds (NVML indexes)
+    max_log_bytes: int | None = None  # the log's cap (worker.logcap); None: none
 
     @property
     def key(self) -> tuple[str, int]:
@@ -65,14 +71,24 @@ class ExitStatus:
 class Executor(Protocol):
     name: str
     sandboxed: bool
+    leaves_running: bool  # leave() keeps runs going for the next start to adopt
 
     async def run(
-        self, spec: ExecutionSpec, started: Callable[[], None] = ..., *, progress: Progress = ...
+        self,
+        spec: ExecutionSpec,
+        started: Callable[[], None] = ...,
+        *,
+        progress: Progress = ...,
+        adopt: bool = False,
     ) -> ExitStatus:
         """Run to completion; call `started` once the container (or process) really
         runs — not when it is only pulled or created — and `progress` for the steps
         before that (`PHASE_PULLING`, `PHASE_CREATING` of `domain.attempts`, with a
-        line for the user). Never raises for task failures."""
+        line for the user). Never raises for task failures.
+
+        `adopt`: the run is one of `leftovers()`, started by an earlier process of this
+        worker: follow it to its end instead of starting it, appending to the spec's log
+        only the bytes it does not hold yet."""
         ...
 
     async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:
@@ -83,8 +99,22 @@ class Executor(Protocol):
         """(task_id, epoch) of every run currently in progress."""
         ...
 
-    async def reap_orphans(self) -> int:
-        """Remove leftovers of an earlier process of this worker; return the count."""
+    async def leftovers(self) -> list[tuple[str, int]]:
+        """(task_id, epoch) of the runs an earlier process of this worker left, running
+        or ended but not removed: those `run(..., adopt=True)` can follow. Raises
+        ExecutorError when the backend is unusable."""
+        ...
+
+    async def reap_orphans(self, keep: Collection[tuple[str, int]] = ()) -> int:
+        """Remove leftovers of an earlier process of this worker, except those of the
+        attempts in `keep` (adopted); return the count."""
+        ...
+
+    async def leave(self) -> None:
+        """The worker exits leaving its started runs running, for its next start to
+        adopt: from now on a run that is cancelled (asyncio) or closed stops following
+        its output and keeps its container. Runs not started yet are unaffected. Asked
+        only of an executor whose `leaves_running` is True."""
         ...
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -33,34 +33,41 @@ from docker.errors import DockerException, NotFound
 
 from cloudai.domain.attempts import PHASE_CREATING
 from cloudai.worker.executors.base import (
-    CONTAINER_OUTPUT_DIR,
     ExecutionSpec,
     ExecutorError,
     ExitStatus,
     Progress,
     no_progress,
     nothing,
-    shell_argv,
+)
+from cloudai.worker.executors.docker_create import (
+    LABEL_CLUSTER_ID,
+    LABEL_EPOCH,
+    LABEL_INSTANCE_ID,
+    LABEL_TASK_ID,
+    create_kwargs,
 )
 from cloudai.worker.executors.docker_images import ImagePuller, PullHandle, PullOptions
 from cloudai.worker.executors.docker_images import StepFailed as _Failed
 from cloudai.worker.executors.docker_images import explain as _explain
 from cloudai.worker.executors.docker_images import translating as _translating
-from cloudai.worker.executors.docker_streams import close_stream, copy_and_wait, in_thread
+from cloudai.worker.executors.docker_streams import (
+    Follow,
+    close_stream,
+    copy_and_wait,
+    in_thread,
+    resume_and_wait,
+)
 from cloudai.worker.identity import WorkerIdentity
+from cloudai.worker.logcap import LogCap
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-LABEL_TASK_ID = "cloudai.task_id"
-LABEL_EPOCH = "cloudai.epoch"
-LABEL_WORKER_ID = "cloudai.worker_id"
-LABEL_INSTANCE_ID = "cloudai.instance_id"
-LABEL_CLUSTER_ID = "cloudai.cluster_id"
-PIDS_LIMIT = 512
 _CLOSE_GRACE_S = 10.0
 _CLOSE_WAIT_S = 60.0
+_LEAVE_WAIT_S = 5.0  # for a copy thread to see its stream closed
 _NAME_FORBIDDEN = re.compile(r"[^a-zA-Z0-9_.-]")
 CALL_WORKERS = 8  # concurrent short SDK calls (create, start, inspect, stop, remove)
 PULL_WORKERS = 4  # concurrent pulls; more wait their turn (within their deadline)
@@ -97,11 +104,13 @@ class _Run:
     on_started: Callable[[], None] = nothing
     on_progress: Progress = no_progress
     pull: PullHandle = dataclasses.field(default_factory=PullHandle)
+    follow: Follow = dataclasses.field(default_factory=Follow)  # the output being copied
 
 
 class DockerExecutor:
     name = "docker"
     sandboxed = True
+    leaves_running = True
 
     def __init__(
         self,
@@ -124,6 +133,7 @@ class DockerExecutor:
         self._client_lock = asyncio.Lock()
         self._runs: dict[tuple[str, int], _Run] = {}
         self._closed = False
+        self._leaving = False  # leave(): started containers outlive this process
         self._pools_closed = False
         self._calls = ThreadPoolExecutor(call_workers, thread_name_prefix="docker-call")
         self._pulls = ThreadPoolExecutor(pull_workers, thread_name_prefix="docker-pull")
@@ -137,6 +147,7 @@ class DockerExecutor:
         started: Callable[[], None] = nothing,
         *,
         progress: Progress = no_progress,
+        adopt: bool = False,
     ) -> ExitStatus:
         if self._closed:
             return ExitStatus(exit_code=None, error="the docker executor is closed")
@@ -146,7 +157,7 @@ class DockerExecutor:
         run = _Run(spec, name, on_started=started, on_progress=progress)
         self._runs[spec.key] = run
         try:
-            return await self._run(run)
+            return await (self._adopt(run) if adopt else self._run(run))
         except _Failed as exc:
             if run.cancelled and not run.started:  # stopped while pulling: not a failure
                 return ExitStatus(exit_code=None, cancelled=True)
@@ -154,8 +165,10 @@ class DockerExecutor:
                 exit_code=None, error=str(exc), cancelled=run.cancelled, failure=exc.failure
             )
         finally:
-            # Also on asyncio cancellation: a forced removal kills a still running task.
-            await self._remove(run)
+            # Also on asyncio cancellation: a forced removal kills a still running task,
+            # unless the worker leaves it running for its next start (leave()).
+            if not (self._leaving and run.started and not run.exited):
+                await self._remove(run)
             del self._runs[spec.key]
             run.done.set()
 
@@ -173,28 +186,39 @@ class DockerExecutor:
     async def running(self) -> list[tuple[str, int]]:
         return list(self._runs)
 
-    async def reap_orphans(self) -> int:
-        """Remove this worker's leftover containers that no run here owns: only those
-        labelled with both its instance id and its cluster's id."""
-        try:
-            client = await self._get_client()
-            with _translating("list containers"):
-                found = await self._call(
-                    client.api.containers,
-                    all=True,
-                    filters={"label": [LABEL_TASK_ID, *_owner_filters(self.identity)]},
-                )
-        except _Failed as exc:
-            raise ExecutorError(str(exc)) from exc
+    async def leftovers(self) -> list[tuple[str, int]]:
+        """This worker's containers (running or exited) that no run here follows."""
+        found = await self._owned()
+        keys = (_attempt_of(info) for info in found)
+        return [key for key in keys if key is not None and key not in self._runs]
+
+    async def reap_orphans(self, keep: Collection[tuple[str, int]] = ()) -> int:
+        """Remove this worker's leftover containers that no run here owns and that are
+        not of an attempt in `keep`: only those labelled with both its instance id and
+        its cluster's id."""
+        found = await self._owned()
         ours = {r.container_id for r in self._runs.values()}
         ours |= {f"/{r.name}" for r in self._runs.values()}
+        kept = set(keep)
         reaped = 0
         for info in found:
             if info["Id"] in ours or ours.intersection(info.get("Names") or []):
                 continue
+            if _attempt_of(info) in kept:
+                continue
             if await self._remove_container(info["Id"]):
                 reaped += 1
         return reaped
+
+    async def leave(self) -> None:
+        """Stop following the output of started containers (so that nothing appends to
+        their logs any more) and keep those containers when their runs are cancelled."""
+        self._leaving = True
+        left = [r for r in self._runs.values() if r.started and not r.exited]
+        for run in left:
+            run.follow.close()
+        if left and not self._pools_closed:
+            await asyncio.gather(*(self._call(r.follow.wait_done, _LEAVE_WAIT_S) for r in left))
 
     async def close(self) -> None:
         self._closed = True
@@ -234,14 +258,37 @@ class DockerExecutor:
         stream = await self._attach_and_start(client, run)
         if stream is None:
             return ExitStatus(exit_code=None, cancelled=True)
+        return await self._until_exit(
+            client, run, lambda: copy_and_wait(client.api, container.id, stream, spec.log_path,
+                                               run.follow, _cap(spec)),
+        )  # fmt: skip
+
+    async def _adopt(self, run: _Run) -> ExitStatus:
+        """Follow a container an earlier process of this worker started (or that ended
+        while no process of it ran): its log goes on from the byte the spool holds."""
+        client = await self._get_client()
+        run.create_attempted = True
+        with _translating("find container"):
+            info = await self._call(client.api.inspect_container, run.name)
+        container_id = run.container_id = str(info["Id"])
+        async with run.lock:
+            run.started = True
+            run.on_started()
+        if run.cancelled:  # stop() came before the container was known
+            await self._stop_container(container_id, _CLOSE_GRACE_S)
+        return await self._until_exit(
+            client, run, lambda: resume_and_wait(client.api, container_id, run.spec.log_path,
+                                                 run.follow, _cap(run.spec)),
+        )  # fmt: skip
+
+    async def _until_exit(self, client: Any, run: _Run, follow: Callable[[], int]) -> ExitStatus:
+        """`follow` (copies the output, returns the exit code) in a thread of its own."""
+        assert run.container_id is not None
         with _translating("wait for container"):
-            exit_code = await in_thread(
-                f"docker-{run.name}",
-                lambda: copy_and_wait(client.api, container.id, stream, spec.log_path),
-            )
+            exit_code = await in_thread(f"docker-{run.name}", follow)
         run.exited = True
         with _translating("inspect container"):
-            info = await self._call(client.api.inspect_container, container.id)
+            info = await self._call(client.api.inspect_container, run.container_id)
         oom_killed = bool(info.get("State", {}).get("OOMKilled", False))
         return ExitStatus(exit_code=exit_code, oom_killed=oom_killed, cancelled=run.cancelled)
 
@@ -260,6 +307,7 @@ class DockerExecutor:
                 stream = await self._call(
                     client.api.attach, container_id, stdout=True, stderr=True, stream=True
                 )
+            run.follow.open(stream)
             try:
                 with _translating("start container"):
                     await self._call(client.api.start, container_id)
@@ -271,43 +319,7 @@ class DockerExecutor:
         return stream
 
     def _create_kwargs(self, spec: ExecutionSpec, name: str) -> dict[str, Any]:
-        memory = int(spec.memory_gb * 1024**3)
-        kwargs: dict[str, Any] = {
-            "image": spec.image,
-            "command": shell_argv(spec.command),
-            "name": name,
-            "network_mode": "none",
-            "nano_cpus": int(spec.cpu * 1e9),
-            "mem_limit": memory,
-            "memswap_limit": memory,  # equal to the memory limit: no swap
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "pids_limit": PIDS_LIMIT,
-            "init": True,  # a real PID 1 forwards SIGTERM and reaps zombies
-            "environment": dict(spec.env),
-            "labels": {
-                LABEL_TASK_ID: spec.task_id,
-                LABEL_EPOCH: str(spec.epoch),
-                LABEL_WORKER_ID: self.identity.worker_id,
-                LABEL_INSTANCE_ID: self.identity.instance_id,
-                LABEL_CLUSTER_ID: self.identity.cluster_id,
-            },
-            "volumes": {
-                str(spec.output_dir.resolve()): {"bind": CONTAINER_OUTPUT_DIR, "mode": "rw"}
-            },
-            "tty": False,  # keeps stdout and stderr as separate multiplexed streams
-            "detach": True,
-        }
-        if spec.gpu_ids:  # these devices exactly: another attempt may hold the others
-            ids = [str(i) for i in spec.gpu_ids]
-            kwargs["device_requests"] = [
-                docker.types.DeviceRequest(device_ids=ids, capabilities=[["gpu"]])
-            ]
-        elif spec.gpu > 0:  # a spec made without the runner's allocator
-            kwargs["device_requests"] = [
-                docker.types.DeviceRequest(count=spec.gpu, capabilities=[["gpu"]])
-            ]
-        return kwargs
+        return create_kwargs(spec, name, self.identity)
 
     # -- docker plumbing -------------------------------------------------------------
 
@@ -324,6 +336,20 @@ class DockerExecutor:
                 with _translating("docker daemon unreachable"):
                     self._client = await self._call(self._client_factory)
             return self._client
+
+    async def _owned(self) -> list[dict[str, Any]]:
+        """Every container of this worker instance in this cluster, running or not."""
+        try:
+            client = await self._get_client()
+            with _translating("list containers"):
+                found: list[dict[str, Any]] = await self._call(
+                    client.api.containers,
+                    all=True,
+                    filters={"label": [LABEL_TASK_ID, *_owner_filters(self.identity)]},
+                )
+        except _Failed as exc:
+            raise ExecutorError(str(exc)) from exc
+        return found
 
     async def _stop_container(self, container_id: str, grace_s: float) -> None:
         # `docker stop` is exactly SIGTERM, wait `t` whole seconds, SIGKILL; it returns
@@ -364,6 +390,19 @@ def _prepare_host_paths(spec: ExecutionSpec) -> None:
     # Created here, not by dockerd, so that they belong to the worker's user.
     spec.output_dir.mkdir(parents=True, exist_ok=True)
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _cap(spec: ExecutionSpec) -> LogCap | None:
+    return LogCap(spec.max_log_bytes) if spec.max_log_bytes else None
+
+
+def _attempt_of(info: dict[str, Any]) -> tuple[str, int] | None:
+    """(task_id, epoch) from a listed container's labels; None if they are not ours."""
+    labels = info.get("Labels") or {}
+    try:
+        return (str(labels[LABEL_TASK_ID]), int(labels[LABEL_EPOCH]))
+    except (KeyError, ValueError):
+        return None
 
 
 def _owner_filters(identity: WorkerIdentity) -> list[str]:

@@ -14,7 +14,7 @@ Everything is driven by asyncio events; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -52,6 +52,7 @@ class _Active:
 
 class FakeExecutor:
     name = "fake"
+    leaves_running = True
 
     def __init__(
         self,
@@ -64,6 +65,10 @@ class FakeExecutor:
         self.specs: list[ExecutionSpec] = []  # every spec run() got, in order
         self.stops: list[tuple[str, int]] = []  # every stop() request, in order
         self.orphans = 0  # what the next reap_orphans() reports
+        self.left: list[tuple[str, int]] = []  # what leftovers() reports
+        self.adopted: list[tuple[str, int]] = []  # every run(adopt=True), in order
+        self.kept: set[tuple[str, int]] = set()  # what the last reap_orphans() kept
+        self.leaving = False
         self.closed = False
         self._active: dict[tuple[str, int], _Active] = {}
         self._started: dict[tuple[str, int], asyncio.Event] = {}
@@ -75,8 +80,11 @@ class FakeExecutor:
         started: Callable[[], None] = nothing,
         *,
         progress: Progress = no_progress,
+        adopt: bool = False,
     ) -> ExitStatus:
         self.specs.append(spec)
+        if adopt:
+            self.adopted.append(spec.key)
         outcome = self.script(spec)
         for phase, message in outcome.progress:
             progress(phase, message)
@@ -112,9 +120,16 @@ class FakeExecutor:
     async def running(self) -> list[tuple[str, int]]:
         return list(self._active)
 
-    async def reap_orphans(self) -> int:
+    async def leftovers(self) -> list[tuple[str, int]]:
+        return list(self.left)
+
+    async def reap_orphans(self, keep: Collection[tuple[str, int]] = ()) -> int:
+        self.kept = set(keep)
         reaped, self.orphans = self.orphans, 0
         return reaped
+
+    async def leave(self) -> None:
+        self.leaving = True
 
     async def close(self) -> None:
         self.closed = True

@@ -24,7 +24,7 @@ import shutil
 import signal
 import tempfile
 from asyncio.subprocess import Process
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -55,6 +55,7 @@ class _Run:
 class ProcessExecutor:
     name = "process"
     sandboxed = False
+    leaves_running = False
 
     def __init__(self, worker_id: str = "", *, scratch_root: Path | None = None) -> None:
         self.worker_id = worker_id
@@ -68,7 +69,10 @@ class ProcessExecutor:
         started: Callable[[], None] = nothing,
         *,
         progress: Progress = no_progress,  # a process has no start-up steps to report
+        adopt: bool = False,
     ) -> ExitStatus:
+        if adopt:  # leftovers() lists none
+            return ExitStatus(exit_code=None, error="the process executor adopts no runs")
         argv = shell_argv(spec.command)
         if argv is None:
             return ExitStatus(
@@ -99,10 +103,18 @@ class ProcessExecutor:
     async def running(self) -> list[tuple[str, int]]:
         return list(self._runs)
 
-    async def reap_orphans(self) -> int:
+    async def leftovers(self) -> list[tuple[str, int]]:
         # Processes of an earlier worker process cannot be told apart reliably from
-        # unrelated ones (no labels, PIDs get reused), so none are touched.
+        # unrelated ones (no labels, PIDs get reused): none is adopted...
+        return []
+
+    async def reap_orphans(self, keep: Collection[tuple[str, int]] = ()) -> int:
+        # ...and none is touched.
         return 0
+
+    async def leave(self) -> None:
+        """Never asked for (`leaves_running` is False): a process cannot be followed
+        again after a restart."""
 
     async def close(self) -> None:
         self._closed = True

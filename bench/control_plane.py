@@ -1,0 +1,307 @@
+"""The control plane end to end, with the fake executor: submit rate, drain rate and
+queued -> assigned latency through the real master (its own process: REST, gRPC, store)
+and simulated workers (all in this process, over real gRPC, each with a fake executor
+whose tasks finish at once).
+
+    .venv/bin/python bench/control_plane.py [--tasks 1000] [--workers 4] [--db URL]
+        [--offered 200] [--offered-s 5] [--queued 250,2000] [--waiters 0]
+
+Phases, one run:
+1. drain: submit `--tasks` tasks as fast as 32 connections allow, until all completed:
+   submissions/s and completed tasks/s;
+2. depth: with the workers cordoned, queue Q tasks (each of `--queued`), then open them
+   and time the drain: the rate at each depth, as a ratio of the smallest;
+3. latency: submit at `--offered` tasks/s for `--offered-s` seconds; queued -> assigned
+   p50/p99 from each task's events;
+4. waiters: the drain again with `--waiters` clients blocked in `/wait` on other tasks.
+Baseline, same run: the same database commits (one insert of task + event, then three
+status updates each with its event) with plain `sqlite3`, one transaction each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from cloudai.config import WorkerSettings
+from cloudai.worker.app import WorkerApp
+from cloudai.worker.executors.fake import FakeExecutor
+
+EMAIL, PASSWORD = "bench@example.test", "bench-password-long"
+JOIN_TOKEN = "bench-join-token-0123456789abcdef"
+IN_FLIGHT = 32
+BODY = {"docker_image": "img", "command": "true", "cpu_required": 0.01, "memory_required": 0.01}
+
+
+# The master's composition root, configured by the environment (as `cloudai master` is).
+_RUN_MASTER = (
+    "import asyncio; from cloudai.config import MasterSettings; "
+    "from cloudai.launch.serve import run_master; asyncio.run(run_master(MasterSettings()))"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def master_process(data_dir: Path, db: str | None) -> Any:
+    http_port, grpc_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "CLOUDAI_ADMIN_EMAIL": EMAIL,
+        "CLOUDAI_ADMIN_PASSWORD": PASSWORD,
+        "CLOUDAI_MAX_QUEUED_PER_USER": "1000000",
+        "CLOUDAI_JOIN_TOKEN": JOIN_TOKEN,
+    }
+    env.update(CLOUDAI_DATA_DIR=str(data_dir), CLOUDAI_HTTP_PORT=str(http_port),
+               CLOUDAI_GRPC_PORT=str(grpc_port))  # fmt: skip
+    if db:
+        env["CLOUDAI_DB"] = db
+    command = [sys.executable, "-c", _RUN_MASTER]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    if os.environ.get("BENCH_PROFILE"):  # py-spy of the master, into this file
+        subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PROFILE"], "-f", "raw",
+                          "-p", str(process.pid), "-r", "50"])  # fmt: skip
+    try:
+        yield http_port, grpc_port, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+async def ready(base: str) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=IN_FLIGHT * 2, max_keepalive_connections=IN_FLIGHT * 2)
+    client = httpx.AsyncClient(base_url=base, limits=limits, timeout=300)
+    for _ in range(600):
+        with contextlib.suppress(httpx.TransportError):
+            if (await client.get("/readyz")).status_code == 200:
+                break
+        await asyncio.sleep(0.1)  # a benchmark may poll the master's start
+    login = await client.post("/api/auth/login", json={"email": EMAIL, "password": PASSWORD})
+    client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    return client
+
+
+@contextlib.asynccontextmanager
+async def workers(
+    count: int, grpc_port: int, data_dir: Path, prefix: str = "bench-w"
+) -> AsyncIterator[list[WorkerApp]]:
+    apps = [
+        WorkerApp(
+            WorkerSettings(
+                master=f"127.0.0.1:{grpc_port}",
+                token=SecretStr(JOIN_TOKEN),
+                port=0,
+                id=f"{prefix}{n}",
+                data_dir=data_dir / f"w{n}",
+                cpu=64,
+                memory_gb=64,
+            ),
+            executor=FakeExecutor(),
+        )
+        for n in range(count)
+    ]
+    for app in apps:
+        await app.start()
+    await asyncio.gather(*(app.registered.wait() for app in apps))
+    try:
+        yield apps
+    finally:
+        await asyncio.gather(*(app.stop() for app in apps))
+
+
+async def submit_many(client: httpx.AsyncClient, count: int) -> list[str]:
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one() -> str:
+        async with gate:
+            answer = await client.post("/api/tasks", json=BODY)
+            answer.raise_for_status()
+            task_id: str = answer.json()["task_id"]
+            return task_id
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def completed(client: httpx.AsyncClient) -> int:
+    stats = (await client.get("/api/stats")).json()
+    done: int = stats["tasks"].get("completed", 0)
+    return done
+
+
+async def until_completed(client: httpx.AsyncClient, target: int) -> float:
+    while await completed(client) < target:  # noqa: ASYNC110 - a benchmark polls the stats
+        await asyncio.sleep(0.05)
+    return time.perf_counter()
+
+
+async def drain(client: httpx.AsyncClient, count: int, already: int) -> tuple[float, float]:
+    """(submissions/s, completed/s) for `count` tasks submitted at once."""
+    began = time.perf_counter()
+    await submit_many(client, count)
+    submitted = time.perf_counter()
+    ended = await until_completed(client, already + count)
+    return count / (submitted - began), count / (ended - began)
+
+
+async def assign_latencies(client: httpx.AsyncClient, rate: float, seconds: float) -> list[float]:
+    ids: list[str] = []
+    start = time.perf_counter()
+    pending: list[asyncio.Task[None]] = []
+
+    async def one() -> None:
+        answer = await client.post("/api/tasks", json=BODY)
+        ids.append(answer.json()["task_id"])
+
+    for n in range(int(rate * seconds)):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)  # the offered load's pace
+        pending.append(asyncio.create_task(one()))
+    await asyncio.gather(*pending)
+    latencies = []
+    for task_id in ids:
+        wait = await client.get(f"/api/tasks/{task_id}/wait", params={"until": "completed"})
+        events = {e["to_status"]: e["at"] for e in wait.json()["events"]}
+        queued, assigned = events.get("queued"), events.get("assigned")
+        if queued and assigned:
+            delta = datetime.fromisoformat(assigned) - datetime.fromisoformat(queued)
+            latencies.append(delta.total_seconds() * 1000)
+    return latencies
+
+
+def raw_sqlite_rate(count: int) -> float:
+    """The baseline: the same commits with plain sqlite3 (WAL, one transaction each)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "raw.db", isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE tasks (id TEXT PRIMARY KEY, status TEXT, epoch INT, body TEXT)")
+        db.execute("CREATE TABLE events (task_id TEXT, status TEXT, at REAL)")
+        body = "x" * 400
+        began = time.perf_counter()
+        for n in range(count):
+            task_id = f"t{n}"
+            with db:
+                db.execute("INSERT INTO tasks VALUES (?, 'queued', 0, ?)", (task_id, body))
+                db.execute("INSERT INTO events VALUES (?, 'queued', ?)", (task_id, time.time()))
+            for old, new in (("queued", "assigned"), ("assigned", "running"),
+                             ("running", "completed")):  # fmt: skip
+                with db:
+                    db.execute("UPDATE tasks SET status=?, epoch=epoch+1 WHERE id=? AND status=?",
+                               (new, task_id, old))  # fmt: skip
+                    db.execute("INSERT INTO events VALUES (?, ?, ?)", (task_id, new, time.time()))
+        rate = count / (time.perf_counter() - began)
+        db.close()
+        return rate
+
+
+async def depth_rate(client: httpx.AsyncClient, worker_ids: list[str], queued: int,
+                     already: int) -> float:  # fmt: skip
+    """Drain rate with `queued` tasks waiting when the (cordoned) workers open."""
+    for worker_id in worker_ids:
+        (await client.post(f"/api/admin/workers/{worker_id}/cordon")).raise_for_status()
+    await submit_many(client, queued)
+    began = time.perf_counter()
+    for worker_id in worker_ids:
+        (await client.post(f"/api/admin/workers/{worker_id}/open")).raise_for_status()
+    ended = await until_completed(client, already + queued)
+    return queued / (ended - began)
+
+
+async def hold_waiters(client: httpx.AsyncClient, count: int) -> list[asyncio.Task[Any]]:
+    """`count` clients blocked in /wait on tasks that never run (pinned elsewhere)."""
+    body = {**BODY, "target_worker_id": "nobody-here"}
+    ids = [(await client.post("/api/tasks", json=body)).json()["task_id"] for _ in range(count)]
+    waiter = httpx.AsyncClient(base_url=client.base_url, headers=client.headers, timeout=600,
+                               limits=httpx.Limits(max_connections=count + 1))  # fmt: skip
+    return [asyncio.create_task(waiter.get(f"/api/tasks/{i}/wait",
+                                           params={"until": "completed", "timeout": 300}))
+            for i in ids]  # fmt: skip
+
+
+async def main(args: argparse.Namespace) -> None:
+    baseline = raw_sqlite_rate(args.tasks)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        with master_process(tmp / "master", args.db) as (http_port, grpc_port, _):
+            client = await ready(f"http://127.0.0.1:{http_port}")
+            done = 0
+            async with workers(args.workers, grpc_port, tmp) as apps:
+                submit_rate, drain_rate = await drain(client, args.tasks, done)
+                done += args.tasks
+                latencies = await assign_latencies(client, args.offered, args.offered_s)
+                done += len(latencies)
+                waiter_rate = None
+                if args.waiters:
+                    waiting = await hold_waiters(client, args.waiters)
+                    _, waiter_rate = await drain(client, args.tasks, done)
+                    done += args.tasks
+                    for waiter in waiting:
+                        waiter.cancel()
+                depths = {}
+                for queued in args.queued:
+                    ids = [app.worker_id for app in apps]
+                    depths[queued] = await depth_rate(client, ids, queued, done)
+                    done += queued
+            await client.aclose()
+    report(args, baseline, submit_rate, drain_rate, latencies, depths, waiter_rate)
+
+
+def report(args: argparse.Namespace, baseline: float, submit_rate: float, drain_rate: float,
+           latencies: list[float], depths: dict[int, float],
+           waiter_rate: float | None) -> None:  # fmt: skip
+    store = "PostgreSQL" if args.db else "SQLite"
+    print(f"store {store}, {args.workers} workers, {args.tasks} tasks")
+    print(f"raw sqlite3, same commits:      {baseline:8.0f} tasks/s")
+    print(f"submissions:                    {submit_rate:8.0f} /s")
+    print(f"completed (drain):              {drain_rate:8.0f} tasks/s")
+    if latencies:
+        cuts = statistics.quantiles(latencies, n=100)
+        print(f"queued->assigned at {args.offered}/s offered: p50 {cuts[49]:.1f} ms, "
+              f"p99 {cuts[98]:.1f} ms ({len(latencies)} tasks)")  # fmt: skip
+    smallest = min(depths) if depths else None
+    for queued, rate in depths.items():
+        ratio = rate / depths[smallest] if smallest else 1.0
+        print(f"drain with {queued:6d} queued:        {rate:8.0f} tasks/s ({ratio:.2f}x)")
+    if waiter_rate is not None:
+        print(f"drain with {args.waiters} waiters:        {waiter_rate:8.0f} tasks/s "
+              f"({waiter_rate / drain_rate:.2f}x of none)")  # fmt: skip
+    print(f"drain vs raw sqlite3 commits: {drain_rate / baseline:.2f}x")
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--db", default=None, help="a PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--offered", type=float, default=200.0)
+    parser.add_argument("--offered-s", type=float, default=5.0)
+    parser.add_argument("--queued", type=lambda s: [int(x) for x in s.split(",") if x],
+                        default=[250, 2000])  # fmt: skip
+    parser.add_argument("--waiters", type=int, default=0)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))

@@ -1,0 +1,143 @@
+"""The scheduling index: the queued tasks (as planner views) and the tasks holding
+resources, in memory.
+
+The database stays the source of truth. The index is rebuilt from it at start and kept
+current by the task writer, which tells it of every task it adds and every transition
+it commits, so a scheduling pass reads no rows. Another master on the same database
+writes behind this one's back: the plan applier's claims re-check everything in the
+database, and a refused claim marks the index stale, so the next pass rebuilds it (as
+does a timer, `resync_s`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from cloudai.domain.resources import Resources
+from cloudai.domain.task import HOLDING, Task, TaskStatus
+from cloudai.master.lifecycle import iter_tasks
+from cloudai.ports import Store
+from cloudai.scheduling.snapshot import QueuedTaskView
+
+
+def queued_view(task: Task) -> QueuedTaskView:
+    return QueuedTaskView(
+        task_id=task.task_id,
+        user_id=task.user_id,
+        request=task.request,
+        submitted_at=task.created_at.timestamp(),
+        priority=task.priority,
+        task_type=task.task_type,
+        k_value=task.k_value,
+        target_worker_id=task.target_worker_id,
+    )
+
+
+class TaskIndex:
+    def __init__(self) -> None:
+        self._queued: dict[str, QueuedTaskView] = {}
+        self._holding: dict[str, Task] = {}
+        self._ordered: tuple[QueuedTaskView, ...] | None = ()  # None: re-sort on read
+        self._requests: Counter[Resources] = Counter()  # of queued tasks not pinned
+        self._without: tuple[frozenset[Resources], tuple[QueuedTaskView, ...]] | None = None
+        self._stale = True  # nothing loaded yet
+        # While a rebuild reads the database, what the writer records meanwhile is kept
+        # and replayed over what was read (the read may predate those commits).
+        self._during_rebuild: list[Task] | None = None
+        self._rebuilding = asyncio.Lock()  # one rebuild at a time (a pass, an agent's fetch)
+
+    @property
+    def stale(self) -> bool:
+        return self._stale
+
+    def mark_stale(self) -> None:
+        """Something was written behind this index's back: rebuild before the next read."""
+        self._stale = True
+
+    async def rebuild(self, store: Store) -> None:
+        async with self._rebuilding:
+            await self._load(store)
+
+    async def _load(self, store: Store) -> None:
+        queued: dict[str, QueuedTaskView] = {}
+        holding: dict[str, Task] = {}
+        self._during_rebuild = []
+        try:
+            async for task in iter_tasks(store, [TaskStatus.QUEUED, *HOLDING]):
+                if task.status is TaskStatus.QUEUED:
+                    queued[task.task_id] = queued_view(task)
+                else:
+                    holding[task.task_id] = task
+        finally:
+            replay, self._during_rebuild = self._during_rebuild, None
+        self._queued, self._holding = queued, holding
+        self._requests = Counter(v.request for v in queued.values() if not v.target_worker_id)
+        self._changed()
+        for task in replay:
+            self.record(task)
+        self._stale = False
+
+    def record(self, task: Task) -> None:
+        """`task` as just written (added, or after a committed transition)."""
+        if self._during_rebuild is not None:
+            self._during_rebuild.append(task)
+        task_id = task.task_id
+        self._unqueue(task_id)
+        if task.status is TaskStatus.QUEUED:
+            self._holding.pop(task_id, None)
+            view = self._queued[task_id] = queued_view(task)
+            self._changed()
+            if not view.target_worker_id:
+                self._requests[view.request] += 1
+            return
+        if task.status.holds_resources:
+            self._holding[task_id] = task
+        else:
+            self._holding.pop(task_id, None)
+
+    def _unqueue(self, task_id: str) -> None:
+        view = self._queued.pop(task_id, None)
+        if view is None:
+            return
+        self._changed()
+        if view.target_worker_id:
+            return
+        self._requests[view.request] -= 1
+        if self._requests[view.request] <= 0:
+            del self._requests[view.request]
+
+    def _changed(self) -> None:
+        self._ordered = None
+        self._without = None
+
+    def queue(self, without: frozenset[Resources] = frozenset()) -> tuple[QueuedTaskView, ...]:
+        """Every queued task, oldest first (submit time, then id), leaving out those
+        not pinned to a worker whose request is in `without`."""
+        if self._ordered is None:
+            views = sorted(self._queued.values(), key=lambda v: (v.submitted_at, v.task_id))
+            self._ordered = tuple(views)
+        if not without:
+            return self._ordered
+        if self._without is None or self._without[0] != without:
+            kept = tuple(
+                v for v in self._ordered if v.target_worker_id or v.request not in without
+            )
+            self._without = (without, kept)
+        return self._without[1]
+
+    def requests(self) -> list[Resources]:
+        """The distinct requests of the queued tasks not pinned to a worker."""
+        return list(self._requests)
+
+    def request_of(self, task_id: str) -> Resources | None:
+        """A queued task's request (None when it is not queued here)."""
+        view = self._queued.get(task_id)
+        return view.request if view is not None and not view.target_worker_id else None
+
+    def holding(self) -> list[Task]:
+        """Every task whose attempt holds resources."""
+        return list(self._holding.values())
+
+    def __len__(self) -> int:
+        return len(self._queued)

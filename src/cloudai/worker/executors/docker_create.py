@@ -1,0 +1,57 @@
+"""The container an attempt runs in, as `containers.create` arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker
+
+from cloudai.worker.executors.base import CONTAINER_OUTPUT_DIR, ExecutionSpec, shell_argv
+from cloudai.worker.identity import WorkerIdentity
+
+LABEL_TASK_ID = "cloudai.task_id"
+LABEL_EPOCH = "cloudai.epoch"
+LABEL_WORKER_ID = "cloudai.worker_id"
+LABEL_INSTANCE_ID = "cloudai.instance_id"
+LABEL_CLUSTER_ID = "cloudai.cluster_id"
+PIDS_LIMIT = 512
+
+
+def create_kwargs(spec: ExecutionSpec, name: str, identity: WorkerIdentity) -> dict[str, Any]:
+    """The `containers.create` arguments of one attempt's container: no network,
+    capped CPU/memory/pids, no capabilities, its /output, labels naming its owner."""
+    memory = int(spec.memory_gb * 1024**3)
+    kwargs: dict[str, Any] = {
+        "image": spec.image,
+        "command": shell_argv(spec.command),
+        "name": name,
+        "network_mode": "none",
+        "nano_cpus": int(spec.cpu * 1e9),
+        "mem_limit": memory,
+        "memswap_limit": memory,  # equal to the memory limit: no swap
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": PIDS_LIMIT,
+        "init": True,  # a real PID 1 forwards SIGTERM and reaps zombies
+        "environment": dict(spec.env),
+        "labels": {
+            LABEL_TASK_ID: spec.task_id,
+            LABEL_EPOCH: str(spec.epoch),
+            LABEL_WORKER_ID: identity.worker_id,
+            LABEL_INSTANCE_ID: identity.instance_id,
+            LABEL_CLUSTER_ID: identity.cluster_id,
+        },
+        "volumes": {str(spec.output_dir.resolve()): {"bind": CONTAINER_OUTPUT_DIR, "mode": "rw"}},
+        "tty": False,  # keeps stdout and stderr as separate multiplexed streams
+        "detach": True,
+    }
+    if spec.gpu_ids:  # these devices exactly: another attempt may hold the others
+        ids = [str(i) for i in spec.gpu_ids]
+        kwargs["device_requests"] = [
+            docker.types.DeviceRequest(device_ids=ids, capabilities=[["gpu"]])
+        ]
+    elif spec.gpu > 0:  # a spec made without the runner's allocator
+        kwargs["device_requests"] = [
+            docker.types.DeviceRequest(count=spec.gpu, capabilities=[["gpu"]])
+        ]
+    return kwargs
