@@ -13,7 +13,8 @@ Phases, one run:
    and time the drain: the rate at each depth, as a ratio of the smallest;
 3. latency: submit at `--offered` tasks/s for `--offered-s` seconds; queued -> assigned
    p50/p99 from each task's events;
-4. waiters: the drain again with `--waiters` clients blocked in `/wait` on other tasks.
+4. waiters: the drain again with `--waiters` clients blocked in `/wait` on other tasks
+   (last: the master keeps serving a wait after its client gave up).
 Baseline, same run: the same database commits (one insert of task + event, then three
 status updates each with its event) with plain `sqlite3`, one transaction each.
 """
@@ -252,18 +253,18 @@ async def main(args: argparse.Namespace) -> None:
                 done += args.tasks
                 latencies = await assign_latencies(client, args.offered, args.offered_s)
                 done += len(latencies)
-                waiter_rate = None
-                if args.waiters:
-                    waiting = await hold_waiters(client, args.waiters)
-                    _, waiter_rate = await drain(client, args.tasks, done)
-                    done += args.tasks
-                    for waiter in waiting:
-                        waiter.cancel()
                 depths = {}
                 for queued in args.queued:
                     ids = [app.worker_id for app in apps]
                     depths[queued] = await depth_rate(client, ids, queued, done)
                     done += queued
+                waiter_rate = None
+                if args.waiters:  # last: a waiter's /wait outlives its client's cancel
+                    waiting = await hold_waiters(client, args.waiters)
+                    _, waiter_rate = await drain(client, args.tasks, done)
+                    done += args.tasks
+                    for waiter in waiting:
+                        waiter.cancel()
             await client.aclose()
     report(args, baseline, submit_rate, drain_rate, latencies, depths, waiter_rate)
 

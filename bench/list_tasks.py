@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
+from fastapi.responses import Response
 from sqlalchemy import insert
 
 from cloudai.api.app import create_app
@@ -110,9 +112,28 @@ async def report(api: httpx.AsyncClient, user: str, admin: str, count: int, repe
         (f"page at row {deep}, by offset (baseline)", lambda: page(user, offset=deep)),
     ]
     print(f"{'case':<42}{'median ms':>10}{'p90 ms':>10}")
+    medians = {}
     for name, call in cases:
         median, p90 = await timed(call, repeat)
+        medians[name] = median
         print(f"{name:<42}{median:>10.1f}{p90:>10.1f}")
+    bare = await bare_answer((await page(user)).content, repeat)
+    print(f"{'bare FastAPI, the same bytes (baseline)':<42}{bare[0]:>10.1f}{bare[1]:>10.1f}")
+    print(f"first page vs bare FastAPI: {medians['first page, one user'] / bare[0]:.1f}x "
+          "(target <= 3x)")  # fmt: skip
+
+
+async def bare_answer(body: bytes, repeat: int) -> tuple[float, float]:
+    """The baseline: a FastAPI app with one route answering `body` as it is."""
+    app = FastAPI()
+
+    @app.get("/api/tasks")
+    async def tasks() -> Response:
+        return Response(body, media_type="application/json")
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as api:
+        return await timed(lambda: api.get("/api/tasks", params={"limit": 50}), repeat)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
 #           master's /metrics output with `promtool check metrics`).
 # registry: Debian's docker-registry (distribution registry v2), for its binary only: the
 #           pull tests start their own registries on loopback (tests/registry.py).
-# ui:       Debian's nodejs and npm, when `node` is missing (the dashboard's build, ui/).
+# ui:       Debian's nodejs and npm, when node or npm is missing (the dashboard's build, ui/).
 # chromium: Debian's Chromium and fonts-liberation (the dashboard's Playwright tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,9 @@ packages=(python3-venv curl)  # curl: the README walkthrough, which a test runs
 [ "$want_postgres" = 1 ] && packages+=(postgresql)
 [ "$want_promtool" = 1 ] && packages+=(prometheus)
 [ "$want_registry" = 1 ] && packages+=(docker-registry)
-if [ "$want_ui" = 1 ] && ! command -v node >/dev/null 2>&1; then packages+=(nodejs npm); fi
+if [ "$want_ui" = 1 ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 [ "$want_chromium" = 1 ] && packages+=(chromium fonts-liberation)
 missing=()
 for pkg in "${packages[@]}"; do

@@ -76,7 +76,7 @@ def test_register_a_waiting_worker_then_unregister_it(
         assert "w-wait" in [w["worker_id"] for w in listed]
         again = admin("register", f"127.0.0.1:{port}")
         assert again.returncode == 1 and "not waiting" in again.stderr  # 409
-        removed = admin("unregister", "w-wait")
+        removed = admin("unregister", "w-wa")  # an unambiguous prefix
         assert removed.returncode == 0 and "w-wait: removed" in removed.stdout, removed.stderr
         assert admin("unregister", "w-wait").returncode == 3
     finally:

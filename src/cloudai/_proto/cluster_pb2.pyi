@@ -204,6 +204,9 @@ class RunningTask(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     GPU_ALLOCATED_FIELD_NUMBER: _builtins.int
     EPOCH_FIELD_NUMBER: _builtins.int
+    CPU_USED_FIELD_NUMBER: _builtins.int
+    MEMORY_USED_FIELD_NUMBER: _builtins.int
+    HAS_USAGE_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     cpu_allocated: _builtins.float
     memory_allocated: _builtins.float
@@ -213,6 +216,12 @@ class RunningTask(_message.Message):
     """whole GPUs; double as in the reference (wire compatibility)"""
     epoch: _builtins.int
     """added"""
+    cpu_used: _builtins.float
+    """added: cores the attempt uses now (its container's cgroup)"""
+    memory_used: _builtins.float
+    """added: GiB of memory it uses now"""
+    has_usage: _builtins.bool
+    """added: false when the worker could not measure it"""
     def __init__(
         self,
         *,
@@ -222,10 +231,13 @@ class RunningTask(_message.Message):
         status: _builtins.str = ...,
         gpu_allocated: _builtins.float = ...,
         epoch: _builtins.int = ...,
+        cpu_used: _builtins.float = ...,
+        memory_used: _builtins.float = ...,
+        has_usage: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_allocated", b"cpu_allocated", "epoch", b"epoch", "gpu_allocated", b"gpu_allocated", "memory_allocated", b"memory_allocated", "status", b"status", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_allocated", b"cpu_allocated", "cpu_used", b"cpu_used", "epoch", b"epoch", "gpu_allocated", b"gpu_allocated", "has_usage", b"has_usage", "memory_allocated", b"memory_allocated", "memory_used", b"memory_used", "status", b"status", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -580,6 +592,8 @@ class LogChunk(_message.Message):
     OFFSET_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
     EXIT_CODE_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     content: _builtins.str
     timestamp: _builtins.str
@@ -591,6 +605,10 @@ class LogChunk(_message.Message):
     """added: raw bytes (content is their UTF-8 decoding)"""
     exit_code: _builtins.int
     """added"""
+    stream: _builtins.str
+    """added: "stdout", "stderr", "cloudai" (CloudAI's own lines); "" unknown"""
+    at_ms: _builtins.int
+    """added: when the worker read these bytes (unix ms); 0 unknown"""
     def __init__(
         self,
         *,
@@ -602,10 +620,12 @@ class LogChunk(_message.Message):
         offset: _builtins.int = ...,
         data: _builtins.bytes = ...,
         exit_code: _builtins.int = ...,
+        stream: _builtins.str = ...,
+        at_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "data", b"data", "exit_code", b"exit_code", "is_complete", b"is_complete", "offset", b"offset", "status", b"status", "task_id", b"task_id", "timestamp", b"timestamp"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "content", b"content", "data", b"data", "exit_code", b"exit_code", "is_complete", b"is_complete", "offset", b"offset", "status", b"status", "stream", b"stream", "task_id", b"task_id", "timestamp", b"timestamp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from cloudai.api.routes.scheduling import RateOut, SlaOut
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import Task
-from cloudai.domain.workers import Usage, WorkerStatus
+from cloudai.domain.workers import TaskUsage, Usage, WorkerStatus
 from cloudai.master.cluster import ClusterStats, QueueEntry, Readiness, WorkerView
 from cloudai.master.telemetry import Sample
 
@@ -41,6 +41,18 @@ class UsageOut(BaseModel):
         return cls(cpu=u.cpu, memory=u.memory, storage=u.storage, gpu=u.gpu)
 
 
+class TaskUsageOut(BaseModel):
+    """What a running attempt uses now (its container's cgroup), from its worker's last
+    heartbeat."""
+
+    cpu: float  # cores (1.0: one whole core)
+    memory_gb: float
+
+    @classmethod
+    def of(cls, u: TaskUsage | None) -> TaskUsageOut | None:
+        return None if u is None else cls(cpu=u.cpu, memory_gb=u.memory_gb)
+
+
 class HeldTaskOut(BaseModel):
     """A task holding resources on a worker."""
 
@@ -54,13 +66,15 @@ class HeldTaskOut(BaseModel):
     attempt: int
     started_at: datetime | None
     updated_at: datetime
+    usage: TaskUsageOut | None = None  # null: not measured (yet), or not running
 
     @classmethod
-    def of(cls, t: Task) -> HeldTaskOut:
+    def of(cls, t: Task, used: TaskUsage | None = None) -> HeldTaskOut:
         return cls(
             task_id=t.task_id, name=t.name, user_id=t.user_id, status=t.status.value,
             task_type=t.task_type, priority=t.priority, request=ResourcesOut.of(t.request),
             attempt=t.epoch, started_at=t.started_at, updated_at=t.updated_at,
+            usage=TaskUsageOut.of(used),
         )  # fmt: skip
 
 
@@ -103,7 +117,8 @@ class WorkerDetailOut(WorkerOut):
 
     @classmethod
     def detail(cls, view: WorkerView) -> WorkerDetailOut:
-        tasks = [HeldTaskOut.of(t) for t in view.tasks]
+        usage = view.worker.usage
+        tasks = [HeldTaskOut.of(t, usage.of_task(t.task_id, t.epoch)) for t in view.tasks]
         return cls.model_validate({**cls.fields_of(view), "tasks": tasks})
 
 

@@ -235,6 +235,9 @@ class TaskOut(BaseModel):
 class TaskDetailOut(TaskOut):
     events: list[EventOut]
     attempts: list[AttemptOut]
+    # What the running attempt uses now (its container's cgroup, at its worker's last
+    # heartbeat): {"cpu": cores, "memory_gb": GiB}; null when not running or not measured.
+    usage: dict[str, float] | None = None
 
 
 class TaskListOut(BaseModel):

@@ -10,6 +10,7 @@ message says which bytes of the attempt's log it covers.
 from __future__ import annotations
 
 import codecs
+from datetime import UTC, datetime
 from typing import Any
 
 from cloudai.domain.task import Task
@@ -82,21 +83,29 @@ def log_complete(task: Task) -> Message:
 class LogText:
     """Log bytes in, `log` messages out, per attempt, with the byte offsets each covers
     (`offset` .. `next_offset`): resuming at a message's `next_offset` loses and repeats
-    nothing."""
+    nothing. Each message is of one stream (`stream`: stdout, stderr, or cloudai for
+    CloudAI's own lines; null when the worker did not tell) and says when its worker
+    read it (`at`, or null): viewers can interleave the two streams in arrival order."""
 
     def __init__(self, task_id: str) -> None:
         self._task_id = task_id
         self._attempt = 0
         self._start = 0  # first byte not yet in a message
         self._read = 0  # first byte not yet fed
+        self._stream: str | None = None
+        self._at_ms: int | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def feed(self, piece: LogBytes) -> list[Message]:
         out = []
-        if piece.attempt != self._attempt or piece.offset != self._read:
-            out = self.flush()  # another attempt (or a jump): start decoding afresh
-            self._attempt, self._start, self._read = piece.attempt, piece.offset, piece.offset
+        jump = piece.attempt != self._attempt or piece.offset != self._read
+        if jump or piece.stream != self._stream:
+            out = self.flush()  # another attempt, a jump or another stream: decode afresh
+            if jump:
+                self._attempt, self._start = piece.attempt, piece.offset
+                self._read = piece.offset
             self._decoder.reset()
+        self._stream, self._at_ms = piece.stream, piece.at_ms
         self._read += len(piece.data)
         out += self._message(self._decoder.decode(piece.data))
         return out
@@ -112,5 +121,13 @@ class LogText:
         start, self._start = self._start, self._read - len(held)
         return [{
             "type": "log", "task_id": self._task_id, "attempt": self._attempt,
-            "offset": start, "next_offset": self._start, "data": text, "stream": None,
+            "offset": start, "next_offset": self._start, "data": text, "stream": self._stream,
+            "at": _iso_ms(self._at_ms),
         }]  # fmt: skip
+
+
+def _iso_ms(at_ms: int | None) -> str | None:
+    if at_ms is None:
+        return None
+    moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cloudai.cli import render, suggest
+from cloudai.cli import ids, render, suggest
 from cloudai.cli.client import ApiError, Client
 from cloudai.cli.session import Format, JsonFlag, Output, session, wants_json
 
@@ -67,6 +67,7 @@ def unregister(
 ) -> None:
     """Admins: drain the worker and remove it once no task runs there."""
     with session() as client:
+        worker_id = ids.worker(client, worker_id)  # an unambiguous prefix will do
         answer = client.request("DELETE", f"/api/workers/{_path(worker_id)}")
     if wants_json(output, json_flag):
         render.json_doc(answer)

@@ -47,6 +47,8 @@ class HeldAttempt:
     epoch: int
     started: bool  # the container (or process) really runs, or ran
     request: Resources
+    cpu_used: float | None = None  # cores it uses now; None: not measured
+    memory_used_gb: float | None = None  # GiB it uses now
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,13 +24,28 @@ class Eligibility(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TaskUsage:
+    """What one running attempt uses now, from its container's cgroup."""
+
+    task_id: str
+    epoch: int
+    cpu: float  # cores in use (1.0: one whole core)
+    memory_gb: float  # GiB of memory in use
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
-    """Percentages 0-100 measured on the worker."""
+    """Percentages 0-100 measured on the worker, and each running attempt's use (live
+    only: not stored)."""
 
     cpu: float = 0.0
     memory: float = 0.0
     storage: float = 0.0
     gpu: float = 0.0
+    tasks: tuple[TaskUsage, ...] = ()
+
+    def of_task(self, task_id: str, epoch: int) -> TaskUsage | None:
+        return next((t for t in self.tasks if (t.task_id, t.epoch) == (task_id, epoch)), None)
 
 
 @dataclass(slots=True)

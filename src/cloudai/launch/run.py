@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings
 from cloudai.cli import render
 from cloudai.config import ExecutorKind, MasterSettings, WorkerSettings, env_var
 from cloudai.domain.errors import CloudAIError
-from cloudai.launch import serve
 from cloudai.logs import configure_logging
 
 _USAGE = 2  # as for a bad flag: the configuration is wrong, not the run
@@ -26,19 +25,25 @@ S = TypeVar("S", bound=BaseSettings)
 def up(
     log_level: str, fields: dict[str, Any], *, workers: int, executor: ExecutorKind | None
 ) -> None:
+    from cloudai.launch import serve  # the master's stack, loaded only for its commands
+
     configure_logging(log_level)
     settings = _settings(MasterSettings, fields)
     _run(serve.run_up(settings, serve.UpOptions(workers=workers, executor=executor)))
 
 
 def master(log_level: str, fields: dict[str, Any]) -> None:
+    from cloudai.launch import serve
+
     configure_logging(log_level)
     _run(serve.run_master(_settings(MasterSettings, fields)))
 
 
 def worker(log_level: str, fields: dict[str, Any]) -> None:
+    from cloudai.launch import serve_worker  # the worker's own stack only
+
     configure_logging(log_level)
-    _run(serve.run_worker(_settings(WorkerSettings, fields)))
+    _run(serve_worker.run_worker(_settings(WorkerSettings, fields)))
 
 
 def _settings(kind: type[S], fields: dict[str, Any]) -> S:

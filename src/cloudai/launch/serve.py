@@ -52,6 +52,7 @@ async def run_up(master_settings: MasterSettings, options: UpOptions) -> None:
             await stop.wait(*(w.failed for w in workers))
         finally:
             render.info("stopping: workers and their containers first, then the master")
+            await master.stop_placing()  # what the workers give back stays queued
             for worker in workers:
                 await worker.stop()
             await master.stop()
@@ -108,15 +109,3 @@ async def run_master(settings: MasterSettings) -> None:
         finally:
             render.info("stopping the master")
             await master.stop()
-
-
-async def run_worker(settings: WorkerSettings) -> None:
-    with StopSignals() as stop:
-        worker = WorkerApp(settings)
-        await worker.start()
-        try:
-            render.info(banner.worker_line(worker))
-            await stop.wait(worker.failed)
-        finally:
-            render.info("stopping: running tasks first")
-            await worker.stop()

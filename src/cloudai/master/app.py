@@ -238,6 +238,16 @@ class MasterApp:
             except Exception:  # one failed check must not end liveness tracking
                 logger.exception("liveness check failed; retrying")
 
+    async def stop_placing(self) -> None:
+        """Place nothing more and let the assignments already claimed go out (or be
+        refused). `cloudai up` calls it before stopping its workers: their interrupted
+        tasks then wait in the queue instead of being placed on a worker that stops."""
+        if self.core is None:
+            return
+        self.core.dispatcher.finish()
+        await asyncio.gather(*(t for t in self._tasks if t.get_name() == "dispatcher"))
+        await self.core.applier.settle()
+
     async def stop(self) -> None:
         """Intake first (HTTP, gRPC), then the loops, then connections, then the store."""
         if self.core is not None:

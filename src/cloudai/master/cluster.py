@@ -21,7 +21,7 @@ from cloudai.domain.errors import Forbidden, InvalidRequest, NotFound
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import Task, TaskStatus
 from cloudai.domain.users import Role, User
-from cloudai.domain.workers import Eligibility, Worker, WorkerStatus
+from cloudai.domain.workers import Eligibility, TaskUsage, Worker, WorkerStatus
 from cloudai.master.dispatcher import Dispatcher
 from cloudai.master.lifecycle import PAGE, Lifecycle
 from cloudai.master.registry import WorkerRegistry
@@ -146,6 +146,11 @@ class ClusterService:
         if eligibility is Eligibility.OPEN:
             self._dispatcher.wake()  # it may take waiting work at once
         return await self.worker(user, worker_id)
+
+    def task_usage(self, task: Task) -> TaskUsage | None:
+        """What the task's current attempt uses now, as its worker last said."""
+        worker = self._registry.get(task.worker_id) if task.worker_id else None
+        return worker.usage.of_task(task.task_id, task.epoch) if worker is not None else None
 
     def _known(self, worker_id: str) -> Worker:
         worker = self._registry.get(worker_id)

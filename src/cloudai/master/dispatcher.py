@@ -37,6 +37,18 @@ class QueueView:
     reservations: dict[str, str] = field(default_factory=dict)
     # The reason of tasks left out of the pass: no worker could ever fit their request.
     never_fit: Mapping[Resources, str] = field(default_factory=dict)
+    # Those tasks, oldest first: they queue behind every task the pass considered.
+    left_out: tuple[str, ...] = ()
+    _left_positions: dict[str, int] | None = None  # built when first asked
+
+    def position(self, task_id: str) -> int | None:
+        found = self.positions.get(task_id)
+        if found is not None or not self.left_out:
+            return found
+        if self._left_positions is None:
+            after = len(self.positions) + 1
+            self._left_positions = {tid: after + n for n, tid in enumerate(self.left_out)}
+        return self._left_positions.get(task_id)
 
 
 class Dispatcher:
@@ -59,6 +71,7 @@ class Dispatcher:
         self._agent_active = agent_active
         self._request_of = request_of  # a queued task's request (for never-fit reasons)
         self._wakeup = asyncio.Event()
+        self._finishing = False
         self._cursor = 0
         self._view = QueueView()
         self._last_pass_at: float | None = None  # the snapshot time of the last finished pass
@@ -102,7 +115,7 @@ class Dispatcher:
         return reason
 
     def queue_position(self, task_id: str) -> int | None:
-        return self._view.positions.get(task_id)
+        return self._view.position(task_id)
 
     @property
     def last_pass_at(self) -> float | None:
@@ -119,8 +132,13 @@ class Dispatcher:
     def wake(self) -> None:
         self._wakeup.set()
 
+    def finish(self) -> None:
+        """End the loop after the pass under way (none is cut off mid-claim)."""
+        self._finishing = True
+        self.wake()
+
     async def run(self) -> None:
-        while True:
+        while not self._finishing:
             try:
                 await self.schedule_once()
             except Exception:  # a failed pass (say, a database hiccup) must not stop scheduling
@@ -163,8 +181,9 @@ class Dispatcher:
         else:
             positions = dict(plan.positions)
         self._view = QueueView(
-            dict(plan.pending), positions, dict(plan.reservations), snapshot.never_fit
-        )
+            dict(plan.pending), positions, dict(plan.reservations), snapshot.never_fit,
+            snapshot.left_out,
+        )  # fmt: skip
 
     # --- worker events
 

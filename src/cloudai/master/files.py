@@ -3,6 +3,7 @@
 Layout under the data directory:
     files/<user_id>/<task_id>/<relative path>     a task's /output, as uploaded
     logs/<task_id>/<epoch>.log                    each attempt's full log
+    logs/<task_id>/<epoch>.log.idx                its streams and times (domain.log_index)
 Every path component that came over the wire is validated here, the one place
 that turns names into paths; metadata in the store is what listing and download trust.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cloudai.domain.errors import InvalidRequest, NotFound
+from cloudai.domain.log_index import CLOUDAI, Segment, parse
 
 MAX_PATH = 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -88,11 +91,27 @@ class FileArea:
         os.replace(incoming.temp, incoming.final)
         return digest
 
+    def log_index_path(self, task_id: str, epoch: int) -> Path:
+        """Beside the log: which stream each of its bytes is of (`domain.log_index`)."""
+        return self._logs / safe_id(task_id) / f"{int(epoch)}.log.idx"
+
+    def read_log_index(self, task_id: str, epoch: int) -> list[Segment]:
+        """The stored log's segments; none when its worker sent no index."""
+        try:
+            return parse(self.log_index_path(task_id, epoch).read_text("ascii", "replace"))
+        except FileNotFoundError:
+            return []
+
     def note_in_log(self, task_id: str, epoch: int, lines: list[str]) -> None:
         """Append `[cloudai] …` lines to a stored log (what could not be stored)."""
         path = self.log_path(task_id, epoch)
         if path.exists():
             with path.open("a", encoding="utf-8") as log:
+                index = self.log_index_path(task_id, epoch)
+                if index.exists():  # these lines are CloudAI's, not the task's
+                    at_ms = int(time.time() * 1000)
+                    with index.open("a", encoding="ascii") as segments:
+                        segments.write(Segment(log.tell(), CLOUDAI, at_ms).line())
                 log.writelines(f"[cloudai] {line}\n" for line in lines)
 
     def read_log(self, task_id: str, epoch: int, offset: int, limit: int) -> tuple[bytes, int]:

@@ -18,6 +18,8 @@ class LogPiece:
     complete: bool = False
     status: str = ""
     exit_code: int | None = None
+    stream: str | None = None  # "stdout", "stderr", "cloudai"; None: not told
+    at_ms: int | None = None  # when the worker read the bytes
 
 
 class WorkerGateway(Protocol):

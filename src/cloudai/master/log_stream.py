@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudai.domain.errors import NotFound, Unavailable
+from cloudai.domain.log_index import Segment, split
 from cloudai.domain.task import Task, TaskStatus
 from cloudai.domain.users import User
 from cloudai.domain.workers import WorkerStatus
@@ -39,6 +40,8 @@ class LogBytes:
     attempt: int
     offset: int  # of data's first byte in the attempt's log
     data: bytes
+    stream: str | None = None  # "stdout", "stderr", "cloudai" (domain.log_index); None: unknown
+    at_ms: int | None = None  # when its worker read it (unix ms)
 
     @property
     def end(self) -> int:
@@ -132,7 +135,9 @@ class LogStream:
         self, user: User, task: Task, attempt: int, offset: int, follow: bool
     ) -> AsyncGenerator[LogBytes, None]:
         """The attempt's bytes from `offset`: the stored copy if there is one, else
-        (while it holds resources) live from its worker."""
+        (while it holds resources) live from its worker. Each piece is of one stream, as
+        the log's index tells."""
+        segments: list[Segment] | None = None
         while True:
             try:
                 data, _ = await asyncio.to_thread(
@@ -142,7 +147,10 @@ class LogStream:
                 break
             if not data:
                 return
-            yield LogBytes(attempt, offset, data)
+            if segments is None:  # stored before the log: complete once the log is there
+                segments = await asyncio.to_thread(self._area.read_log_index, task.task_id, attempt)
+            for cut in split(segments, offset, data):
+                yield LogBytes(attempt, cut.offset, cut.data, cut.stream, cut.at_ms)
             offset += len(data)
         if task.epoch == attempt and task.status.holds_resources:
             async with aclosing(self._live(user, task, attempt, offset, follow)) as live:
@@ -167,7 +175,10 @@ class LogStream:
                     async for piece in live:
                         skip = max(0, offset - piece.offset)  # never repeat a byte
                         if len(piece.data) > skip:
-                            yield LogBytes(attempt, piece.offset + skip, piece.data[skip:])
+                            yield LogBytes(
+                                attempt, piece.offset + skip, piece.data[skip:], piece.stream,
+                                piece.at_ms,
+                            )  # fmt: skip
                             offset = piece.offset + len(piece.data)
         except (Unavailable, NotFound):
             return  # the worker is gone or has dropped it; the stored copy may still come

@@ -66,11 +66,13 @@ class SnapshotBuilder:
         holding = self._index.holding()
         workers = tuple(self._workers(holding))
         never_fit = never_fitting(self._index.requests(), workers)
+        without = frozenset(never_fit)
         return Snapshot(
             now=now.timestamp(),
             workers=workers,
-            queue=self._index.queue(without=frozenset(never_fit)),
+            queue=self._index.queue(without),
             never_fit=never_fit,
+            left_out=self._index.left_out(without),
             running=tuple(_running_view(t) for t in holding if t.worker_id),
             usage=self._usage(holding, now),
             tau=self._accounting.tau(),

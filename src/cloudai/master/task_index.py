@@ -40,7 +40,10 @@ class TaskIndex:
         self._holding: dict[str, Task] = {}
         self._ordered: tuple[QueuedTaskView, ...] | None = ()  # None: re-sort on read
         self._requests: Counter[Resources] = Counter()  # of queued tasks not pinned
-        self._without: tuple[frozenset[Resources], tuple[QueuedTaskView, ...]] | None = None
+        # The last split of the queue: (requests left out, kept views, left-out ids).
+        self._without: (
+            tuple[frozenset[Resources], tuple[QueuedTaskView, ...], tuple[str, ...]] | None
+        ) = None
         self._stale = True  # nothing loaded yet
         # While a rebuild reads the database, what the writer records meanwhile is kept
         # and replayed over what was read (the read may predate those commits).
@@ -114,17 +117,29 @@ class TaskIndex:
     def queue(self, without: frozenset[Resources] = frozenset()) -> tuple[QueuedTaskView, ...]:
         """Every queued task, oldest first (submit time, then id), leaving out those
         not pinned to a worker whose request is in `without`."""
+        return self._split(without)[0]
+
+    def left_out(self, without: frozenset[Resources]) -> tuple[str, ...]:
+        """The ids `queue(without)` leaves out, oldest first."""
+        return self._split(without)[1]
+
+    def _split(
+        self, without: frozenset[Resources]
+    ) -> tuple[tuple[QueuedTaskView, ...], tuple[str, ...]]:
         if self._ordered is None:
             views = sorted(self._queued.values(), key=lambda v: (v.submitted_at, v.task_id))
             self._ordered = tuple(views)
         if not without:
-            return self._ordered
+            return self._ordered, ()
         if self._without is None or self._without[0] != without:
-            kept = tuple(
-                v for v in self._ordered if v.target_worker_id or v.request not in without
-            )
-            self._without = (without, kept)
-        return self._without[1]
+            kept, left = [], []
+            for view in self._ordered:
+                if view.target_worker_id or view.request not in without:
+                    kept.append(view)
+                else:
+                    left.append(view.task_id)
+            self._without = (without, tuple(kept), tuple(left))
+        return self._without[1], self._without[2]
 
     def requests(self) -> list[Resources]:
         """The distinct requests of the queued tasks not pinned to a worker."""

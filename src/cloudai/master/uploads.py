@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 KIND_OUTPUT = "output"
 KIND_LOG = "log"
+KIND_LOG_INDEX = "log_index"  # the log's streams and times, beside it
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,7 @@ class _Upload:
                 digest = self._area.commit(current, chunk.sha256)
             except InvalidRequest as exc:  # a checksum mismatch: this file only
                 raise _Unstorable(str(exc)) from exc
-            if chunk.kind != KIND_LOG:
+            if chunk.kind not in (KIND_LOG, KIND_LOG_INDEX):
                 self.outputs[chunk.path] = OutputFile(chunk.path, current.size, digest)
 
     async def _skip(self, chunk: UploadChunk, why: str) -> None:
@@ -150,6 +151,8 @@ class _Unstorable(Exception):
 def _final_path(area: FileArea, task: Task, chunk: UploadChunk) -> Path:
     if chunk.kind == KIND_LOG:
         return area.log_path(task.task_id, task.epoch)
+    if chunk.kind == KIND_LOG_INDEX:
+        return area.log_index_path(task.task_id, task.epoch)
     if len(chunk.path) > MAX_PATH:
         raise _Unstorable(f"path longer than {MAX_PATH} characters")
     return area.output_path(task.user_id, task.task_id, chunk.path)

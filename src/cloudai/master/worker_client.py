@@ -62,12 +62,15 @@ class GrpcWorkerGateway:
             request, metadata=self._metadata(worker), timeout=None if follow else self._timeout_s
         )
         async for chunk in stream(cast("AsyncIterator[pb.LogChunk]", responses)):
+            tags = convert.log_piece_tags(chunk)
             yield LogPiece(
                 offset=chunk.offset,
                 data=chunk.data,
                 complete=chunk.is_complete,
                 status=chunk.status,
                 exit_code=chunk.exit_code if chunk.is_complete else None,
+                stream=tags[0],
+                at_ms=tags[1],
             )
 
     async def close(self) -> None:

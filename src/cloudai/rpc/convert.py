@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.attempts import (
@@ -17,7 +18,7 @@ from cloudai.domain.attempts import (
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import AttemptReport, Task, TaskStatus, parse_failure
-from cloudai.domain.workers import Usage
+from cloudai.domain.workers import TaskUsage, Usage
 
 # The reference protocol's TaskResult.status strings.
 _OUTCOME_TO_WIRE = {
@@ -84,7 +85,12 @@ def resources_from_worker_info(info: pb.WorkerInfo) -> Resources:
 
 
 def usage_from_heartbeat(beat: pb.Heartbeat) -> Usage:
-    return Usage(beat.cpu_usage, beat.memory_usage, beat.storage_usage, beat.gpu_usage)
+    tasks = tuple(
+        TaskUsage(t.task_id, t.epoch, t.cpu_used, t.memory_used)
+        for t in beat.running_tasks
+        if t.has_usage
+    )
+    return Usage(beat.cpu_usage, beat.memory_usage, beat.storage_usage, beat.gpu_usage, tasks)
 
 
 STARTING = "starting"
@@ -155,6 +161,9 @@ def held_to_proto(held: HeldAttempt) -> pb.RunningTask:
         cpu_allocated=held.request.cpu,
         memory_allocated=held.request.memory_gb,
         gpu_allocated=gpus_to_wire(held.request.gpu),
+        cpu_used=held.cpu_used or 0.0,
+        memory_used=held.memory_used_gb or 0.0,
+        has_usage=held.cpu_used is not None and held.memory_used_gb is not None,
     )
 
 
@@ -238,9 +247,27 @@ def piece_to_proto(piece: FilePiece) -> pb.FileChunk:
     )
 
 
-def log_piece_to_proto(task_id: str, offset: int, data: bytes) -> pb.LogChunk:
+def log_piece_to_proto(
+    task_id: str, offset: int, data: bytes, stream: str | None = None, at_ms: int | None = None
+) -> pb.LogChunk:
+    """Bytes of one stream (`stream` None: unknown) read at `at_ms`; the reference's
+    `timestamp` carries that time too, as RFC 3339."""
     content = data.decode("utf-8", errors="replace")
-    return pb.LogChunk(task_id=task_id, content=content, data=data, offset=offset)
+    stamp = _rfc3339(at_ms) if at_ms else ""
+    return pb.LogChunk(
+        task_id=task_id, content=content, data=data, offset=offset, stream=stream or "",
+        at_ms=at_ms or 0, timestamp=stamp,
+    )  # fmt: skip
+
+
+def log_piece_tags(chunk: pb.LogChunk) -> tuple[str | None, int | None]:
+    """(stream, at_ms) of a log chunk; None for what a peer did not say."""
+    return (chunk.stream or None, chunk.at_ms or None)
+
+
+def _rfc3339(at_ms: int) -> str:
+    moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def log_end_to_proto(task_id: str, offset: int, state: str, exit_code: int) -> pb.LogChunk:

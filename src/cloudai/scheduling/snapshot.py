@@ -69,6 +69,8 @@ class Snapshot:
     # Requests no registered worker could ever fit, with their reason: queued tasks not
     # pinned to a worker that ask for one are left out of `queue` (feasibility.py).
     never_fit: Mapping[Resources, str] = field(default_factory=dict)
+    # The ids of the queued tasks so left out, oldest first (they queue behind the rest).
+    left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from sqlalchemy.engine import Row
+
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import (
     Attempt,
@@ -122,7 +124,8 @@ def task_values(t: Task) -> dict[str, Any]:
     }
 
 
-def task_of(r: TaskRow) -> Task:
+def task_of(r: TaskRow | Row[Any]) -> Task:
+    """A task from its ORM row, or from a plain row of the same columns."""
     return Task(
         task_id=r.task_id,
         user_id=r.user_id,

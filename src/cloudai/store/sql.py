@@ -120,6 +120,12 @@ class SqlStore(TokenQueries, AdminQueries):
         async with self._sessions() as session:
             return list((await session.scalars(stmt)).all())
 
+    async def _rows(self, stmt: Executable) -> list[Any]:
+        """Plain rows (attribute access by column name), without the ORM's per-row
+        bookkeeping: for reads that only map rows to domain values."""
+        async with self._sessions() as session:
+            return list((await session.execute(stmt)).all())
+
     async def _one(self, stmt: Executable) -> Any:
         async with self._sessions() as session:
             return (await session.scalars(stmt)).one_or_none()
@@ -207,7 +213,7 @@ class SqlStore(TokenQueries, AdminQueries):
         with_files: bool = False,
         id_prefix: str | None = None,
     ) -> list[Task]:
-        stmt = select(TaskRow)
+        stmt = select(*TaskRow.__table__.columns)
         if id_prefix is not None:  # substr, not LIKE: SQLite's LIKE ignores case
             stmt = stmt.where(func.substr(TaskRow.task_id, 1, len(id_prefix)) == id_prefix)
         if with_files:
@@ -230,7 +236,7 @@ class SqlStore(TokenQueries, AdminQueries):
             stmt = stmt.order_by(TaskRow.created_at.desc(), TaskRow.task_id.desc())
         else:
             stmt = stmt.order_by(TaskRow.created_at.asc(), TaskRow.task_id.asc())
-        return [rows.task_of(r) for r in await self._all(stmt.limit(limit).offset(offset))]
+        return [rows.task_of(r) for r in await self._rows(stmt.limit(limit).offset(offset))]
 
     async def list_finished(
         self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000

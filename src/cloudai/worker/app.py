@@ -37,6 +37,7 @@ from cloudai.worker.telemetry import UsageSampler, detect_capacity
 logger = logging.getLogger(__name__)
 
 _BACKOFF_MAX_S = 5.0
+_TASK_USAGE_TIMEOUT_S = 2.0
 
 
 class WorkerApp:
@@ -201,7 +202,19 @@ class WorkerApp:
     async def _beat(self, sampler: UsageSampler) -> list[tuple[str, int]]:
         assert self._link is not None and self._runner is not None
         usage = await asyncio.to_thread(sampler.sample)
-        return await self._link.heartbeat(usage, self._runner.held())
+        return await self._link.heartbeat(usage, self._runner.held(await self._task_usage()))
+
+    async def _task_usage(self) -> dict[tuple[str, int], tuple[float, float]]:
+        """What each running attempt uses; a slow daemon costs only this, not the beat."""
+        if self._executor is None:
+            return {}
+        try:
+            async with asyncio.timeout(_TASK_USAGE_TIMEOUT_S):
+                return await self._executor.usage()
+        except TimeoutError:
+            logger.warning("task usage not measured in %g s; heartbeat sent without it",
+                           _TASK_USAGE_TIMEOUT_S)  # fmt: skip
+            return {}
 
     async def stop(self) -> None:
         """By the shutdown mode (`on_shutdown`): in `drain`, first the running attempts

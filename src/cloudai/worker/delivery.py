@@ -35,6 +35,7 @@ from cloudai.domain.errors import (
     Unavailable,
 )
 from cloudai.domain.task import Failure, TaskStatus
+from cloudai.worker.logcap import index_path
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.outputs import CHUNK_SIZE, CollectedOutputs, read_at
 
@@ -132,6 +133,9 @@ async def _pieces(
     assignment: Assignment, outputs: CollectedOutputs, log_path: Path
 ) -> AsyncIterator[FilePiece]:
     items = [(LOG_FILE_NAME, log_path, "log", "")]
+    segments = index_path(log_path)
+    if await asyncio.to_thread(segments.exists):  # first: it is there once the log is
+        items.insert(0, (segments.name, segments, "log_index", ""))
     items += [(f.rel_path, f.path, "output", f.sha256) for f in outputs.files]
     for index, (rel, path, kind, sha256) in enumerate(items):
         async for last, data in _read_chunks(path):

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Callable
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized
+from cloudai.domain.log_index import split
 from cloudai.rpc import convert
 from cloudai.rpc.credentials import CREDENTIAL_HEADER, same_secret
 from cloudai.rpc.errors import abort_with
 from cloudai.rpc.servicers import Context, WorkerSide, metadata
 from cloudai.worker.invitation import Invitation
+from cloudai.worker.logcap import IndexReader
 from cloudai.worker.outputs import read_at
 from cloudai.worker.runner import AttemptRun, Runner
 
@@ -89,6 +91,7 @@ async def _log_chunks(run: AttemptRun, offset: int, follow: bool) -> AsyncIterat
     finish with a chunk that carries the final status and exit code."""
     task_id = run.spec.task_id
     offset = max(offset, 0)
+    index = IndexReader(run.spec.log_path)
     while True:
         finished = run.done.is_set()  # read before draining: no byte is missed
         try:
@@ -96,7 +99,12 @@ async def _log_chunks(run: AttemptRun, offset: int, follow: bool) -> AsyncIterat
         except FileNotFoundError:  # delivered and cleaned up meanwhile: the master has it
             data, finished = b"", True
         if data:
-            yield convert.log_piece_to_proto(task_id, offset, data)
+            # Read after the bytes: a segment is written before the bytes it tells of.
+            segments = await asyncio.to_thread(index.read)
+            for piece in split(segments, offset, data):
+                yield convert.log_piece_to_proto(
+                    task_id, piece.offset, piece.data, piece.stream, piece.at_ms
+                )
             offset += len(data)
             continue
         if finished:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cloudai.domain.task import Failure, TaskStatus, parse_failure
 from cloudai.worker.executors.base import ExitStatus
+from cloudai.worker.logcap import append_note
 from cloudai.worker.outputs import CollectedOutputs
 
 _LOG_TAIL = 64 * 1024
@@ -26,12 +27,10 @@ def ended_as(status: ExitStatus, interrupted: bool) -> tuple[TaskStatus, str, Fa
     return TaskStatus.FAILED, f"exit code {status.exit_code}", Failure.EXIT
 
 
-def note_outputs(log_path: Path, outputs: CollectedOutputs) -> None:
-    with log_path.open("a", encoding="utf-8") as log:
-        for entry in outputs.skipped:
-            log.write(f"[cloudai] not collected from /output: {entry}\n")
-        for name in outputs.escaped:
-            log.write(f"[cloudai] kept under an escaped name (not UTF-8): {name}\n")
+def note_outputs(log_path: Path, outputs: CollectedOutputs, at_ms: int) -> None:
+    lines = [f"not collected from /output: {entry}" for entry in outputs.skipped]
+    lines += [f"kept under an escaped name (not UTF-8): {name}" for name in outputs.escaped]
+    append_note(log_path, lines, at_ms)
 
 
 def log_tail(path: Path, size: int) -> str:

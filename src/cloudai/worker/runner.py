@@ -19,7 +19,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,10 +116,16 @@ class Runner:
         self._reports: set[asyncio.Task[None]] = set()
         self.draining = False  # drain(): no new attempts
 
-    def held(self) -> list[HeldAttempt]:
-        """Every listed attempt as heartbeats carry it."""
+    def held(
+        self, usage: Mapping[tuple[str, int], tuple[float, float]] | None = None
+    ) -> list[HeldAttempt]:
+        """Every listed attempt as heartbeats carry it, with what `usage` says it uses
+        now (cores, GiB of memory)."""
+        used = usage or {}
         return [
-            HeldAttempt(key[0], key[1], run.started, run.assignment.request)
+            HeldAttempt(
+                key[0], key[1], run.started, run.assignment.request, *used.get(key, (None, None))
+            )
             for key, run in self._runs.items()
         ]
 
@@ -261,7 +267,7 @@ class Runner:
             cap_file(run.spec.log_path, LogCap(run.spec.max_log_bytes))
         outputs = self._collect(run)
         if outputs.skipped or outputs.escaped:  # said where the user looks: the log's end
-            note_outputs(run.spec.log_path, outputs)
+            note_outputs(run.spec.log_path, outputs, _now_ms())
         outcome, reason, failure = ended_as(status, run.interrupted)
         if outputs.capped:  # and on the task: its attempt's reason
             reason = f"{reason}; {outputs.cap_note()}"

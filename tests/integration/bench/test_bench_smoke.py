@@ -17,11 +17,34 @@ SMOKE = {
     "simulate": (["--tasks", "200", "--workers", "5"], "round_robin"),
     "list_tasks": (["--tasks", "2000", "--repeat", "2"], "by offset (baseline)"),
     "cli_startup": (["--runs", "2", "--warmup", "0"], "cloudai --help"),
+    "worker_rss": (["--settle", "1"], "only its modules imported"),
+    "docker_path": (["--tasks", "2"], "docker path vs raw docker run at concurrency 4"),
+    "outputs": (["--sizes", "4", "--files", "10"], "outputs vs raw loopback copy"),
+    "logs_ws": (
+        ["--mb", "1", "--paced-mb", "0.2", "--rate-mb", "1"],
+        "websocket vs log file at full speed",
+    ),
+    "heartbeats": (
+        ["--workers", "20", "--period", "1", "--seconds", "2"],
+        "cloudai master vs bare grpc.aio",
+    ),
     "control_plane": (
-        ["--tasks", "40", "--workers", "2", "--offered", "20", "--offered-s", "1",
-         "--queued", "20,40", "--waiters", "5"],
+        [
+            "--tasks",
+            "40",
+            "--workers",
+            "2",
+            "--offered",
+            "20",
+            "--offered-s",
+            "1",
+            "--queued",
+            "20,40",
+            "--waiters",
+            "5",
+        ],
         "drain vs raw sqlite3 commits",
-    ),  # fmt: skip
+    ),
 }
 
 

@@ -67,3 +67,36 @@ async def test_outputs_over_the_caps_are_named_on_the_task(tmp_path: Path) -> No
         await worker.stop()
     finally:
         await master.stop()
+
+
+async def test_a_running_tasks_usage_shows_on_its_worker_and_its_detail(tmp_path: Path) -> None:
+    master = await start_master(tmp_path)
+    executor = FakeExecutor(lambda spec: FakeRun(lines=["busy"], block=True))
+    try:
+        worker = await start_worker(worker_settings(master, tmp_path), executor)
+        async with api(master) as http:
+            task_id = await submit(http, "hold")
+            await wait(http, task_id, "running")
+            await executor.wait_started(task_id, 1)
+            executor.used[(task_id, 1)] = (0.75, 0.5)  # what the next heartbeats carry
+            assert master.core is not None
+            registry = master.core.registry
+
+            async def measured() -> tuple[bool, bool]:  # re-checked at every heartbeat
+                w = registry.get("w1")
+                seen = w is not None and w.usage.of_task(task_id, 1) is not None
+                return seen, seen
+
+            assert await master.core.watch.wait_for(measured, 30)
+            shown = (await http.get("/api/workers/w1")).json()["tasks"]
+            assert [(t["task_id"], t["usage"]) for t in shown] == [
+                (task_id, {"cpu": 0.75, "memory_gb": 0.5})
+            ]
+            detail = (await http.get(f"/api/tasks/{task_id}")).json()
+            assert detail["usage"] == {"cpu": 0.75, "memory_gb": 0.5}
+            executor.finish(task_id, 1)
+            done = await wait(http, task_id, "completed")
+            assert done["usage"] is None  # nothing runs any more
+        await worker.stop()
+    finally:
+        await master.stop()

@@ -325,7 +325,9 @@ async def test_tasks_no_worker_could_ever_fit_are_left_out_of_passes_with_their_
     for task_id in unfit:
         reason = dispatcher.pending_reason(task_id)
         assert reason is not None and reason.startswith("no registered worker could ever fit")
-        assert dispatcher.queue_position(task_id) is None
+    # They queue behind what the pass considered (the pinned task; the placed one left).
+    assert dispatcher.queue_position(pinned) == 1
+    assert [dispatcher.queue_position(t) for t in unfit] == [2, 3, 4]
     assert "target worker w1" in (dispatcher.pending_reason(pinned) or "")
     # A worker big enough joins: the left-out tasks are planned (and placed) again.
     await cluster.core.registry.register("big", "127.0.0.1:2", Resources(256, 64, 100))

@@ -46,12 +46,30 @@ def test_a_new_attempt_starts_afresh_and_a_cut_end_is_replaced() -> None:
     text = LogText("t1")
     assert text.feed(LogBytes(1, 0, "a€".encode()[:2])) == [
         {"type": "log", "task_id": "t1", "attempt": 1, "offset": 0, "next_offset": 1,
-         "data": "a", "stream": None},
+         "data": "a", "stream": None, "at": None},
     ]  # fmt: skip
     messages = text.feed(LogBytes(2, 0, b"b\n"))
     assert [(m["attempt"], m["offset"], m["next_offset"], m["data"]) for m in messages] == [
         (1, 1, 2, "\ufffd"),  # attempt 1 ended inside a character
         (2, 0, 2, "b\n"),
+    ]
+
+
+def test_each_message_is_of_one_stream_with_its_time() -> None:
+    text = LogText("t1")
+    euro = "€".encode()
+    pieces = [
+        LogBytes(1, 0, b"out " + euro[:1], "stdout", 1_700_000_000_000),
+        LogBytes(1, 5, euro[1:] + b"\n", "stdout", 1_700_000_000_500),  # same stream
+        LogBytes(1, 8, b"err\n", "stderr", 1_700_000_000_750),
+        LogBytes(1, 12, b"out again\n", "stdout", 1_700_000_001_000),
+    ]
+    messages = [m for piece in pieces for m in text.feed(piece)]
+    assert [(m["offset"], m["next_offset"], m["stream"], m["data"], m["at"]) for m in messages] == [
+        (0, 4, "stdout", "out ", "2023-11-14T22:13:20.000Z"),
+        (4, 8, "stdout", "€\n", "2023-11-14T22:13:20.500Z"),  # the character held back, whole
+        (8, 12, "stderr", "err\n", "2023-11-14T22:13:20.750Z"),
+        (12, 22, "stdout", "out again\n", "2023-11-14T22:13:21.000Z"),
     ]
 
 

@@ -21,7 +21,7 @@ from cloudai.config import (
     WorkerSettings,
     env_var,
 )
-from cloudai.launch import commands, run, serve
+from cloudai.launch import commands, run, serve, serve_worker
 
 # Which settings field each flag sets (`--host` sets both listen addresses of the master).
 # Flags that are not settings: `--workers`, `up --executor`, `--log-level`, hidden aliases.
@@ -34,6 +34,7 @@ WORKER_FLAGS = {
     "master": ("master",), "join_token": ("token",), "host": ("host",), "port": ("port",),
     "advertise": ("advertise",), "worker_id": ("id",), "data_dir": ("data_dir",),
     "executor": ("executor",), "wait_for_master": ("wait_for_master",),
+    "on_shutdown": ("on_shutdown",),
 }  # fmt: skip
 NOT_SETTINGS = {"workers", "executor", "log_level"}
 SETTINGS: dict[str, tuple[type[MasterSettings] | type[WorkerSettings], dict[str, Any]]] = {
@@ -64,7 +65,7 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> Launched:
 
     monkeypatch.setattr(serve, "run_up", run_up)
     monkeypatch.setattr(serve, "run_master", run_one)
-    monkeypatch.setattr(serve, "run_worker", run_one)
+    monkeypatch.setattr(serve_worker, "run_worker", run_one)
     monkeypatch.setattr(run, "configure_logging", record.log_levels.append)
     return record
 

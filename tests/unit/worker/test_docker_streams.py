@@ -17,7 +17,7 @@ LOG = b"line 1\nline 2\nline 3 without a newline"
 def test_only_the_bytes_not_held_are_appended(tmp_path: Path, held: int, chunk: int) -> None:
     log = tmp_path / "task.log"
     log.write_bytes(LOG[:held])
-    stream = [LOG[i : i + chunk] for i in range(0, len(LOG), chunk)]
+    stream = [("stdout", LOG[i : i + chunk]) for i in range(0, len(LOG), chunk)]
     assert append_beyond(iter(stream), log) == len(LOG) - held
     assert log.read_bytes() == LOG
     assert append_beyond(iter(stream), log) == 0  # read again: nothing twice
@@ -26,7 +26,7 @@ def test_only_the_bytes_not_held_are_appended(tmp_path: Path, held: int, chunk: 
 
 def test_a_missing_log_gets_everything(tmp_path: Path) -> None:
     log = tmp_path / "task.log"
-    assert append_beyond(iter([LOG]), log) == len(LOG)
+    assert append_beyond(iter([("stdout", LOG)]), log) == len(LOG)
     assert log.read_bytes() == LOG
 
 

@@ -920,6 +920,7 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            usage?: components["schemas"]["TaskUsageOut"] | null;
             /** User Id */
             user_id: string;
         };
@@ -1284,6 +1285,10 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            /** Usage */
+            usage?: {
+                [key: string]: number;
+            } | null;
             /** User Id */
             user_id: string;
             /** Worker Id */
@@ -1455,6 +1460,17 @@ export interface components {
          * @enum {string}
          */
         TaskStatus: "queued" | "assigned" | "running" | "completed" | "failed" | "cancelled";
+        /**
+         * TaskUsageOut
+         * @description What a running attempt uses now (its container's cgroup), from its worker's last
+         *     heartbeat.
+         */
+        TaskUsageOut: {
+            /** Cpu */
+            cpu: number;
+            /** Memory Gb */
+            memory_gb: number;
+        };
         /** TokenCreatedOut */
         TokenCreatedOut: {
             /**

@@ -135,7 +135,7 @@ function Detail({ task: t, reload }: { task: TaskDetail; reload: () => void }) {
                 <thead>
                   <tr>
                     <th scope="col">#</th>
-                    <th scope="col">Worker</th>
+                    <th scope="col" className="hide-sm">Worker</th>
                     <th scope="col">Status</th>
                     <th scope="col">Exit</th>
                     <th scope="col">Reason</th>
@@ -145,7 +145,7 @@ function Detail({ task: t, reload }: { task: TaskDetail; reload: () => void }) {
                   {t.attempts.map((a) => (
                     <tr key={a.epoch}>
                       <td>{a.epoch}</td>
-                      <td className="mono">{a.worker_id}</td>
+                      <td className="mono hide-sm">{a.worker_id}</td>
                       <td>
                         <StatusBadge status={a.status} />
                         {a.oom_killed && <span className="badge s-failed">OOM</span>}
@@ -197,7 +197,7 @@ function Files({ taskId }: { taskId: string }) {
                 <tr>
                   <th scope="col">Path</th>
                   <th scope="col">Size</th>
-                  <th scope="col">SHA-256</th>
+                  <th scope="col" className="hide-sm">SHA-256</th>
                   <th scope="col">
                     <span className="sr-only">Download</span>
                   </th>
@@ -206,9 +206,14 @@ function Files({ taskId }: { taskId: string }) {
               <tbody>
                 {f.files.map((file) => (
                   <tr key={file.path}>
-                    <td className="mono">{file.path}</td>
+                    <td className="mono">
+                      {file.path}
+                      <div className="sub show-sm" title={file.sha256}>
+                        sha256 {file.sha256.slice(0, 12)}…
+                      </div>
+                    </td>
                     <td>{fmtBytes(file.size)}</td>
-                    <td className="mono hash" title={file.sha256}>
+                    <td className="mono hash hide-sm" title={file.sha256}>
                       {file.sha256.slice(0, 16)}…
                     </td>
                     <td>

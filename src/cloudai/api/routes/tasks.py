@@ -102,10 +102,12 @@ def _out(services: Services, task: Task) -> TaskOut:
 async def _detail(services: Services, task: Task) -> TaskDetailOut:
     events, attempts = await services.tasks.history(task)
     base = _out(services, task)
+    used = services.cluster.task_usage(task) if task.status.holds_resources else None
     return TaskDetailOut(
         **base.model_dump(),
         events=[EventOut.of(e) for e in events],
         attempts=[AttemptOut.of(a) for a in attempts],
+        usage=None if used is None else {"cpu": used.cpu, "memory_gb": used.memory_gb},
     )
 
 

@@ -41,7 +41,9 @@ async def get_worker(worker_id: str, user: CurrentUser, services: ServicesDep) -
 async def worker_tasks(worker_id: str, user: CurrentUser, services: ServicesDep) -> WorkerTasksOut:
     tasks = await services.cluster.worker_tasks(user, worker_id)
     return WorkerTasksOut(
-        worker_id=worker_id, tasks=[HeldTaskOut.of(t) for t in tasks], count=len(tasks)
+        worker_id=worker_id,
+        tasks=[HeldTaskOut.of(t, services.cluster.task_usage(t)) for t in tasks],
+        count=len(tasks),
     )
 
 

@@ -99,6 +99,11 @@ class Executor(Protocol):
         """(task_id, epoch) of every run currently in progress."""
         ...
 
+    async def usage(self) -> dict[tuple[str, int], tuple[float, float]]:
+        """(cores, GiB of memory) that each running run uses now, for those it can
+        measure (none: an empty mapping)."""
+        ...
+
     async def leftovers(self) -> list[tuple[str, int]]:
         """(task_id, epoch) of the runs an earlier process of this worker left, running
         or ended but not removed: those `run(..., adopt=True)` can follow. Raises

@@ -24,6 +24,7 @@ import functools
 import logging
 import math
 import re
+import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -40,17 +41,20 @@ from cloudai.worker.executors.base import (
     no_progress,
     nothing,
 )
-from cloudai.worker.executors.docker_create import (
-    LABEL_CLUSTER_ID,
-    LABEL_EPOCH,
+from cloudai.worker.executors.docker_create import (  # the labels: re-exported
     LABEL_INSTANCE_ID,
     LABEL_TASK_ID,
+    attempt_of,
     create_kwargs,
+    log_cap,
+    owner_filters,
+    prepare_host_paths,
 )
 from cloudai.worker.executors.docker_images import ImagePuller, PullHandle, PullOptions
 from cloudai.worker.executors.docker_images import StepFailed as _Failed
 from cloudai.worker.executors.docker_images import explain as _explain
 from cloudai.worker.executors.docker_images import translating as _translating
+from cloudai.worker.executors.docker_stats import CpuMeter, sample
 from cloudai.worker.executors.docker_streams import (
     Follow,
     close_stream,
@@ -59,11 +63,18 @@ from cloudai.worker.executors.docker_streams import (
     resume_and_wait,
 )
 from cloudai.worker.identity import WorkerIdentity
-from cloudai.worker.logcap import LogCap
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+__all__ = [
+    "LABEL_INSTANCE_ID",
+    "LABEL_TASK_ID",
+    "DockerExecutor",
+    "container_name",
+    "docker_available",
+]
 
 _CLOSE_GRACE_S = 10.0
 _CLOSE_WAIT_S = 60.0
@@ -138,6 +149,7 @@ class DockerExecutor:
         self._calls = ThreadPoolExecutor(call_workers, thread_name_prefix="docker-call")
         self._pulls = ThreadPoolExecutor(pull_workers, thread_name_prefix="docker-pull")
         self._images = ImagePuller(options, self._pulls, self._call)
+        self._cpu = CpuMeter()
 
     # -- the Executor protocol -------------------------------------------------------
 
@@ -170,6 +182,7 @@ class DockerExecutor:
             if not (self._leaving and run.started and not run.exited):
                 await self._remove(run)
             del self._runs[spec.key]
+            self._cpu.forget(spec.key)
             run.done.set()
 
     async def stop(self, task_id: str, epoch: int, grace_s: float = 10.0) -> bool:
@@ -186,10 +199,28 @@ class DockerExecutor:
     async def running(self) -> list[tuple[str, int]]:
         return list(self._runs)
 
+    async def usage(self) -> dict[tuple[str, int], tuple[float, float]]:
+        """(cores, GiB of memory) each running container uses now."""
+        runs = [r for r in self._runs.values() if r.started and not r.exited and r.container_id]
+        if not runs or self._client is None:
+            return {}
+        sampled = await asyncio.gather(*(self._sample(r) for r in runs))
+        return {key: used for key, used in sampled if used is not None}
+
+    async def _sample(self, run: _Run) -> tuple[tuple[str, int], tuple[float, float] | None]:
+        assert run.container_id is not None and self._client is not None
+        try:
+            total_ns, memory_gb = await self._call(sample, self._client.api, run.container_id)
+        except (DockerException, OSError, KeyError, ValueError, TypeError, _Failed) as exc:
+            log.debug("no stats for container %s: %s", run.container_id[:12], exc)
+            return run.spec.key, None
+        cores = self._cpu.cores(run.spec.key, total_ns, time.monotonic())
+        return run.spec.key, None if cores is None else (cores, round(memory_gb, 4))
+
     async def leftovers(self) -> list[tuple[str, int]]:
         """This worker's containers (running or exited) that no run here follows."""
         found = await self._owned()
-        keys = (_attempt_of(info) for info in found)
+        keys = (attempt_of(info) for info in found)
         return [key for key in keys if key is not None and key not in self._runs]
 
     async def reap_orphans(self, keep: Collection[tuple[str, int]] = ()) -> int:
@@ -204,7 +235,7 @@ class DockerExecutor:
         for info in found:
             if info["Id"] in ours or ours.intersection(info.get("Names") or []):
                 continue
-            if _attempt_of(info) in kept:
+            if attempt_of(info) in kept:
                 continue
             if await self._remove_container(info["Id"]):
                 reaped += 1
@@ -245,7 +276,7 @@ class DockerExecutor:
         if not run.cancelled:
             await self._images.ensure(client, spec.image, run.on_progress, run.pull)
         with _translating("prepare host paths"):
-            await self._call(_prepare_host_paths, spec)
+            await self._call(prepare_host_paths, spec)
         if run.cancelled:
             return ExitStatus(exit_code=None, cancelled=True)
         run.on_progress(PHASE_CREATING, f"creating container {run.name}")
@@ -260,7 +291,7 @@ class DockerExecutor:
             return ExitStatus(exit_code=None, cancelled=True)
         return await self._until_exit(
             client, run, lambda: copy_and_wait(client.api, container.id, stream, spec.log_path,
-                                               run.follow, _cap(spec)),
+                                               run.follow, log_cap(spec)),
         )  # fmt: skip
 
     async def _adopt(self, run: _Run) -> ExitStatus:
@@ -278,7 +309,7 @@ class DockerExecutor:
             await self._stop_container(container_id, _CLOSE_GRACE_S)
         return await self._until_exit(
             client, run, lambda: resume_and_wait(client.api, container_id, run.spec.log_path,
-                                                 run.follow, _cap(run.spec)),
+                                                 run.follow, log_cap(run.spec)),
         )  # fmt: skip
 
     async def _until_exit(self, client: Any, run: _Run, follow: Callable[[], int]) -> ExitStatus:
@@ -305,8 +336,9 @@ class DockerExecutor:
                 return None
             with _translating("attach to container"):
                 stream = await self._call(
-                    client.api.attach, container_id, stdout=True, stderr=True, stream=True
-                )
+                    client.api.attach, container_id, stdout=True, stderr=True, stream=True,
+                    demux=True,
+                )  # fmt: skip
             run.follow.open(stream)
             try:
                 with _translating("start container"):
@@ -345,7 +377,7 @@ class DockerExecutor:
                 found: list[dict[str, Any]] = await self._call(
                     client.api.containers,
                     all=True,
-                    filters={"label": [LABEL_TASK_ID, *_owner_filters(self.identity)]},
+                    filters={"label": [LABEL_TASK_ID, *owner_filters(self.identity)]},
                 )
         except _Failed as exc:
             raise ExecutorError(str(exc)) from exc
@@ -384,29 +416,3 @@ class DockerExecutor:
             log.warning("removing container %s failed: %s", ref, _explain(exc))
             return False
         return True
-
-
-def _prepare_host_paths(spec: ExecutionSpec) -> None:
-    # Created here, not by dockerd, so that they belong to the worker's user.
-    spec.output_dir.mkdir(parents=True, exist_ok=True)
-    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-
-
-def _cap(spec: ExecutionSpec) -> LogCap | None:
-    return LogCap(spec.max_log_bytes) if spec.max_log_bytes else None
-
-
-def _attempt_of(info: dict[str, Any]) -> tuple[str, int] | None:
-    """(task_id, epoch) from a listed container's labels; None if they are not ours."""
-    labels = info.get("Labels") or {}
-    try:
-        return (str(labels[LABEL_TASK_ID]), int(labels[LABEL_EPOCH]))
-    except (KeyError, ValueError):
-        return None
-
-
-def _owner_filters(identity: WorkerIdentity) -> list[str]:
-    return [
-        f"{LABEL_INSTANCE_ID}={identity.instance_id}",
-        f"{LABEL_CLUSTER_ID}={identity.cluster_id}",
-    ]

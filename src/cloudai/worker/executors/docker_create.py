@@ -8,6 +8,7 @@ import docker
 
 from cloudai.worker.executors.base import CONTAINER_OUTPUT_DIR, ExecutionSpec, shell_argv
 from cloudai.worker.identity import WorkerIdentity
+from cloudai.worker.logcap import LogCap
 
 LABEL_TASK_ID = "cloudai.task_id"
 LABEL_EPOCH = "cloudai.epoch"
@@ -55,3 +56,31 @@ def create_kwargs(spec: ExecutionSpec, name: str, identity: WorkerIdentity) -> d
             docker.types.DeviceRequest(count=spec.gpu, capabilities=[["gpu"]])
         ]
     return kwargs
+
+
+def prepare_host_paths(spec: ExecutionSpec) -> None:
+    """Created here, not by dockerd, so that they belong to the worker's user."""
+    spec.output_dir.mkdir(parents=True, exist_ok=True)
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def log_cap(spec: ExecutionSpec) -> LogCap | None:
+    """The attempt's log cap, if it has one."""
+    return LogCap(spec.max_log_bytes) if spec.max_log_bytes else None
+
+
+def attempt_of(info: dict[str, Any]) -> tuple[str, int] | None:
+    """(task_id, epoch) from a listed container's labels; None if they are not ours."""
+    labels = info.get("Labels") or {}
+    try:
+        return (str(labels[LABEL_TASK_ID]), int(labels[LABEL_EPOCH]))
+    except (KeyError, ValueError):
+        return None
+
+
+def owner_filters(identity: WorkerIdentity) -> list[str]:
+    """Label filters that find this worker instance's containers in its cluster only."""
+    return [
+        f"{LABEL_INSTANCE_ID}={identity.instance_id}",
+        f"{LABEL_CLUSTER_ID}={identity.cluster_id}",
+    ]

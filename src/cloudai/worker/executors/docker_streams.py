@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from docker.errors import DockerException
 
+from cloudai.domain.log_index import STDERR, STDOUT
 from cloudai.worker.executors.base import LeftRunning
 from cloudai.worker.executors.docker_images import explain as _explain
 from cloudai.worker.logcap import LogCap, LogWriter
@@ -88,7 +89,7 @@ def resume_and_wait(
     writer = LogWriter(log_path, cap, resume=True)
     try:
         try:
-            stream = api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True)
+            stream = LogFrames(api, container_id, follow=True)
             if follow.open(stream):
                 try:
                     writer.feed(stream)
@@ -102,7 +103,7 @@ def resume_and_wait(
             raise LeftRunning(f"container {container_id[:12]} left running")
         status = _wait(api, container_id)
         try:
-            rest = api.logs(container_id, stdout=True, stderr=True, stream=True, follow=False)
+            rest = LogFrames(api, container_id, follow=False)
             try:
                 writer.feed(rest)
             finally:
@@ -114,7 +115,9 @@ def resume_and_wait(
     return status
 
 
-def append_beyond(stream: Iterable[bytes], log_path: Path, cap: LogCap | None = None) -> int:
+def append_beyond(
+    stream: Iterable[tuple[str, bytes]], log_path: Path, cap: LogCap | None = None
+) -> int:
     """Append to `log_path` what `stream` (a log from its first byte) carries past the
     bytes the file accounts for already; returns how many bytes the file grew by."""
     writer = LogWriter(log_path, cap, resume=True)
@@ -148,11 +151,14 @@ def _copy_stream(stream: Any, log_path: Path, cap: LogCap | None, follow: Follow
     except OSError as exc:
         log.warning("cannot open log %s, output is dropped: %s", log_path, exc)
     try:
-        for chunk in stream:
+        for stdout, stderr in stream:  # demultiplexed: one of the two is None
             if out is None:
                 continue
             try:
-                out.write(chunk)
+                if stdout:
+                    out.write(stdout, STDOUT)
+                if stderr:
+                    out.write(stderr, STDERR)
             except OSError as exc:
                 log.warning("cannot write log %s, output is dropped: %s", log_path, exc)
                 out.close(ended=False)
@@ -160,6 +166,40 @@ def _copy_stream(stream: Any, log_path: Path, cap: LogCap | None, follow: Follow
     finally:
         if out is not None:
             out.close(ended=not follow.closed)
+
+
+class LogFrames:
+    """The daemon's copy of a container's log from its first byte, as (stream, bytes)
+    frames; with `follow`, on until the container exits. (The SDK's `logs` drops the
+    stream of each frame: this reads the multiplexed frames itself.)"""
+
+    _STREAMS: ClassVar[dict[int, str]] = {1: STDOUT, 2: STDERR}
+
+    def __init__(self, api: Any, container_id: str, *, follow: bool) -> None:
+        url = api._url("/containers/{0}/logs", container_id)
+        params = {"stdout": 1, "stderr": 1, "follow": int(follow), "tail": "all"}
+        self._response = api._get(url, params=params, stream=True)
+        api._raise_for_status(self._response)
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        raw = self._response.raw
+        while len(header := _read_exactly(raw, 8)) == 8:
+            size = int.from_bytes(header[4:], "big")
+            data = _read_exactly(raw, size)
+            if data:
+                yield self._STREAMS.get(header[0], STDOUT), data
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def _read_exactly(raw: Any, size: int) -> bytes:
+    parts: list[bytes] = []
+    left = size
+    while left > 0 and (part := raw.read(left)):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def close_stream(stream: Any) -> None:

@@ -69,6 +69,7 @@ class FakeExecutor:
         self.adopted: list[tuple[str, int]] = []  # every run(adopt=True), in order
         self.kept: set[tuple[str, int]] = set()  # what the last reap_orphans() kept
         self.leaving = False
+        self.used: dict[tuple[str, int], tuple[float, float]] = {}  # what usage() reports
         self.closed = False
         self._active: dict[tuple[str, int], _Active] = {}
         self._started: dict[tuple[str, int], asyncio.Event] = {}
@@ -119,6 +120,9 @@ class FakeExecutor:
 
     async def running(self) -> list[tuple[str, int]]:
         return list(self._active)
+
+    async def usage(self) -> dict[tuple[str, int], tuple[float, float]]:
+        return {key: used for key, used in self.used.items() if key in self._active}
 
     async def leftovers(self) -> list[tuple[str, int]]:
         return list(self.left)

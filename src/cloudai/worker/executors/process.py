@@ -103,6 +103,9 @@ class ProcessExecutor:
     async def running(self) -> list[tuple[str, int]]:
         return list(self._runs)
 
+    async def usage(self) -> dict[tuple[str, int], tuple[float, float]]:
+        return {}  # not measured: a process has no cgroup of its own here
+
     async def leftovers(self) -> list[tuple[str, int]]:
         # Processes of an earlier worker process cannot be told apart reliably from
         # unrelated ones (no labels, PIDs get reused): none is adopted...
