@@ -185,12 +185,14 @@ class Store(Protocol):
         since: datetime | None = None,
         with_files: bool = False,
         id_prefix: str | None = None,
+        search: str | None = None,
     ) -> list[Task]:
         """Oldest first by default (the queue order: created_at, then task_id);
         newest first for listings shown to people. `after` is a (created_at, task_id)
         key: only rows after it in the chosen order, for paging a changing set.
         `since`: created at or after it. `with_files`: only tasks with stored outputs.
-        `id_prefix`: only ids that start with it (case-sensitive, `%` and `_` literal)."""
+        `id_prefix`: only ids that start with it (case-sensitive, `%` and `_` literal).
+        `search`: only tasks whose id, name or image contains it (any case, literal)."""
         ...
 
     async def count_tasks(

@@ -142,7 +142,7 @@ async function main() {
     });
 
     await step("a submitted task completes with its log arriving live", async () => {
-      const command = "for i in 1 2 3 4 5 6; do echo line $i; sleep 1; done; echo done-$((6*7)) > /output/result.txt";
+      const command = "for i in 1 2 3 4 5 6; do echo line $i; sleep 1; done; echo oops >&2; echo done-$((6*7)) > /output/result.txt";
       await submitTask(page, { name: "e2e-complete", command });
       urls.task = new URL(page.url()).pathname;
       const log = page.getByTestId("log");
@@ -152,6 +152,8 @@ async function main() {
       await page.getByTestId("log-end").waitFor({ timeout: WAIT });
       assert((await textOf(page.getByTestId("log-end"))).includes("completed"), "the log should end with completed");
       for (const n of [1, 6]) await log.getByText(`line ${n}`, { exact: true }).waitFor();
+      await log.locator(".log-line.stderr", { hasText: "oops" }).waitFor(); // its stream, end to end
+      assert((await log.locator(".log-line.stderr").count()) === 1, "only the stderr line is marked stderr");
       await titleStatus(page).filter({ hasText: "completed" }).waitFor();
     });
 
@@ -201,10 +203,12 @@ async function main() {
       assert((await page.getByRole("link", { name: "e2e-complete" }).count()) === 0, "filter should hide completed");
       await page.getByLabel("Status").selectOption("");
       await page.getByRole("link", { name: "e2e-complete" }).first().waitFor();
-      await page.getByLabel("Search this page").fill("too-big");
+      await page.getByLabel("Search", { exact: true }).fill("too-big");
       await page.getByRole("link", { name: "e2e-complete" }).first().waitFor({ state: "detached" });
+      await page.waitForURL(/[?&]q=too-big/); // then the server searched (GET /api/tasks?q=)
+      await page.locator('[data-testid="task-page"][data-ready="true"]').waitFor();
       await page.getByRole("link", { name: "e2e-too-big" }).waitFor();
-      await page.getByLabel("Search this page").fill("");
+      await page.getByLabel("Search", { exact: true }).fill("");
     });
 
     await step("an admin drains a worker", async () => {

@@ -51,6 +51,7 @@ class TaskFilter:
     limit: int = 100
     offset: int = 0
     id_prefix: str | None = None  # ids that start with it (the CLI's short ids)
+    search: str | None = None  # id, name or image contains it, in any case
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +169,7 @@ class TaskService:
             user_id=owner, statuses=wanted.statuses, limit=wanted.limit, offset=wanted.offset,
             newest_first=True, worker_id=wanted.worker_id, after=wanted.after, tag=wanted.tag,
             since=wanted.since, with_files=with_files, id_prefix=wanted.id_prefix,
+            search=wanted.search,
         )  # fmt: skip
 
     async def wait(

@@ -202,6 +202,7 @@ class InMemoryStore(AdminFake):
         since: datetime | None = None,
         with_files: bool = False,
         id_prefix: str | None = None,
+        search: str | None = None,
     ) -> list[Task]:
         bound = None if after is None else (_utc(after[0]), after[1])
         rows = [
@@ -209,6 +210,7 @@ class InMemoryStore(AdminFake):
             for t in self._tasks.values()
             if (user_id is None or t.user_id == user_id)
             and (id_prefix is None or t.task_id.startswith(id_prefix))
+            and (search is None or _mentions(t, search))
             and (worker_id is None or t.worker_id == worker_id)
             and (tag is None or t.tag == tag)
             and (not with_files or bool(self._files.get(t.task_id)))
@@ -350,3 +352,9 @@ if TYPE_CHECKING:
     # Makes mypy hold InMemoryStore to the port's exact signatures (structural typing
     # alone would only complain at some distant call site).
     _CONFORMS: type[Store] = InMemoryStore
+
+
+def _mentions(task: Task, search: str) -> bool:
+    """The task's id, name or image contains `search`, in any case."""
+    folded = search.casefold()
+    return any(folded in field.casefold() for field in (task.task_id, task.name, task.docker_image))

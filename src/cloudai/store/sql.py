@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, and_, case, delete, func, insert, select, tuple_, update
+from sqlalchemy import CursorResult, and_, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -212,8 +212,14 @@ class SqlStore(TokenQueries, AdminQueries):
         since: datetime | None = None,
         with_files: bool = False,
         id_prefix: str | None = None,
+        search: str | None = None,
     ) -> list[Task]:
         stmt = select(*TaskRow.__table__.columns)
+        if search is not None:
+            stmt = stmt.where(
+                or_(*(column.icontains(search, autoescape=True)
+                      for column in (TaskRow.task_id, TaskRow.name, TaskRow.docker_image)))
+            )  # fmt: skip
         if id_prefix is not None:  # substr, not LIKE: SQLite's LIKE ignores case
             stmt = stmt.where(func.substr(TaskRow.task_id, 1, len(id_prefix)) == id_prefix)
         if with_files:

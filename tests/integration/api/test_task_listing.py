@@ -98,3 +98,17 @@ async def test_an_id_prefix_finds_your_tasks_only(api: httpx.AsyncClient, core: 
     assert await ids(api, ada, id_prefix=theirs) == []
     assert await ids(api, ada, id_prefix="TASK-") == []  # case-sensitive
     assert (await api.get("/api/tasks", params={"id_prefix": ""}, headers=ada)).status_code == 422
+
+
+async def test_a_search_matches_name_or_image_of_your_tasks_only(
+    api: httpx.AsyncClient, core: MasterCore
+) -> None:
+    """The dashboard's search box: `q` narrows the listing on the server, in any case."""
+    ada, bob = await login(api, "ada"), await login(api, "bob")
+    train = await submit(api, core, ada, name="Nightly-Train")
+    image = await submit(api, core, ada, docker_image="team/trainer:1")
+    await submit(api, core, ada, name="eval")
+    await submit(api, core, bob, name="train-bob")
+    assert await ids(api, ada, q="TRAIN") == [image, train]
+    assert await ids(api, ada, q=train[-6:]) == [train]
+    assert (await api.get("/api/tasks", params={"q": ""}, headers=ada)).status_code == 422

@@ -3223,6 +3223,8 @@ export interface operations {
                 since?: string | null;
                 /** @description Ids that start with it. */
                 id_prefix?: string | null;
+                /** @description Id, name or image contains it (any case). */
+                q?: string | null;
                 /** @description `next_cursor` of a page. */
                 cursor?: string | null;
                 limit?: number;

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import { api, ok, STATUSES, type Task, type TaskStatus } from "../api/client";
 import { useAuth } from "../auth";
@@ -7,13 +7,15 @@ import { TaskTable } from "../components/TaskTable";
 import { useAsync, useSocket } from "../hooks";
 
 const PAGE = 50;
-const FILTERS = ["status", "tag", "worker_id", "user_id", "since"] as const;
+const FILTERS = ["status", "tag", "worker_id", "user_id", "since", "q"] as const;
+const SEARCH_DELAY_MS = 300; // the server is asked once typing pauses
 
 export function TasksPage() {
   const { isAdmin } = useAuth();
   const [params, setParams] = useSearchParams();
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [search, setSearch] = useState("");
+  // Narrows the page at once as you type; the server search (`q`) follows a pause.
+  const [search, setSearch] = useState(params.get("q") ?? "");
   const [actionError, setActionError] = useState<Error>();
   const cursor = cursors[cursors.length - 1];
   const query = Object.fromEntries(FILTERS.map((f) => [f, params.get(f) || undefined]));
@@ -52,6 +54,12 @@ export function TasksPage() {
     },
   );
 
+  useEffect(() => {
+    if (search.trim() === (params.get("q") ?? "")) return;
+    const timer = setTimeout(() => setFilter("q", search.trim()), SEARCH_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [search]);
+
   function setFilter(name: string, value: string) {
     const next = new URLSearchParams(params);
     if (value) next.set(name, value);
@@ -75,7 +83,7 @@ export function TasksPage() {
       <h1>Tasks</h1>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <label>
-          Search this page
+          Search
           <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="id, name, image…" />
         </label>
         <label>

@@ -57,6 +57,12 @@ async def list_tasks(
     id_prefix: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Ids that start with it.")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1, max_length=200, description="Id, name or image contains it (any case)."
+        ),
+    ] = None,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of a page.")
     ] = None,
@@ -68,7 +74,7 @@ async def list_tasks(
     wanted = TaskFilter(
         statuses=_statuses(status), tag=tag, worker_id=worker_id, owner=user_id,
         since=since, after=decode_cursor(cursor), limit=limit, offset=offset,
-        id_prefix=id_prefix,
+        id_prefix=id_prefix, search=q,
     )  # fmt: skip
     tasks = await services.tasks.list_tasks(user, wanted)
     next_cursor = encode_cursor(tasks[-1]) if len(tasks) == limit else None
