@@ -81,10 +81,10 @@ def master_process(data_dir: Path, db: str | None) -> Any:
         env["CLOUDAI_DB"] = db
     command = [sys.executable, "-c", _RUN_MASTER]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    if os.environ.get("BENCH_PROFILE"):  # py-spy of the master, into this file
-        subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PROFILE"], "-f", "raw",
-                          "-p", str(process.pid), "-r", "50"])  # fmt: skip
     try:
+        if os.environ.get("BENCH_PROFILE"):  # py-spy of the master, into this file
+            subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PROFILE"], "-f",
+                              "raw", "-p", str(process.pid), "-r", "50"])  # fmt: skip
         yield http_port, grpc_port, process
     finally:
         process.send_signal(signal.SIGTERM)

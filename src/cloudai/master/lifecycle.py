@@ -9,7 +9,7 @@ at-least-once, and resources are derived from task status so they free exactly o
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from datetime import datetime, timedelta
 
 from cloudai.domain import lifecycle as rules
@@ -139,7 +139,9 @@ class Lifecycle:
                 await self.started(task_id, epoch, worker_id)
         settled = self._clock.now() - timedelta(seconds=grace_s)
         alive = {(task_id, epoch) for task_id, epoch, _ in running}
-        await self.end_missing(worker_id, alive, settled_before=settled)
+        # The same read serves: what changed since is either in `alive` (a start just
+        # recorded) or newer than `settled` (an assignment made meanwhile).
+        await self.end_missing(worker_id, alive, settled_before=settled, held=held.values())
         return kill
 
     async def end_missing(
@@ -148,11 +150,12 @@ class Lifecycle:
         alive: set[tuple[str, int]],
         *,
         settled_before: datetime | None = None,
+        held: Iterable[Task] | None = None,
     ) -> int:
-        """End as lost every attempt held by `worker_id` that is not in `alive`;
-        returns how many."""
+        """End as lost every attempt held by `worker_id` (`held`, if the caller just
+        read them) that is not in `alive`; returns how many."""
         ended = 0
-        for task in await self.holding(worker_id):
+        for task in held if held is not None else await self.holding(worker_id):
             if (task.task_id, task.epoch) in alive:
                 continue
             if settled_before is not None and task.updated_at > settled_before:

@@ -1,7 +1,9 @@
 """The worker registry: who is in the cluster, what they offer, whether they are alive.
 
 It owns the in-memory worker table (a cache of the store, rebuilt on start) and is
-the only writer of worker rows.
+the only writer of worker rows. A heartbeat that changes nothing but the time and the
+usage is written through at most every `PERSIST_HEARTBEAT_S` per worker: liveness is
+judged in memory, and a restarted master trusts no stored heartbeat anyway (`load`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from cloudai.ports import Clock, Store
 
 logger = logging.getLogger(__name__)
 
+PERSIST_HEARTBEAT_S = 60.0
+
 HeartbeatObserver = Callable[[str, datetime, Usage], None]
 WorkerObserver = Callable[[Worker], None]  # gets a copy
 
@@ -31,6 +35,7 @@ class WorkerRegistry:
         self._suspect_after_s = suspect_after_s
         self._lost_after_s = lost_after_s
         self._workers: dict[str, Worker] = {}
+        self._written_at: dict[str, datetime] = {}  # when each worker's row was last written
         self._heartbeat_observers: list[HeartbeatObserver] = []
         self._change_observers: list[WorkerObserver] = []
 
@@ -68,13 +73,16 @@ class WorkerRegistry:
         worker = self._workers.get(worker_id)
         if worker is None:
             raise NotFound(f"worker {worker_id} is not registered")
-        worker.last_heartbeat = self._clock.now()
+        now = worker.last_heartbeat = self._clock.now()
         worker.usage = usage
         back = worker.status is not WorkerStatus.ACTIVE
         if back:
             logger.info("worker back", extra={"worker_id": worker_id})
         worker.status = WorkerStatus.ACTIVE
-        await self._store.upsert_worker(worker)
+        written = self._written_at.get(worker_id)
+        if back or written is None or (now - written).total_seconds() >= PERSIST_HEARTBEAT_S:
+            await self._store.upsert_worker(worker)
+            self._written_at[worker_id] = now
         if back:
             self._changed(worker)
         for observer in self._heartbeat_observers:
@@ -98,7 +106,8 @@ class WorkerRegistry:
         """Mark late workers suspect, silent ones lost. Returns the newly lost ids."""
         now = self._clock.now()
         newly_lost = []
-        for worker in self._workers.values():
+        # A copy: a worker may register (or be removed) while a store write below awaits.
+        for worker in list(self._workers.values()):
             silent = (now - worker.last_heartbeat).total_seconds()
             status = worker.status
             if silent >= self._lost_after_s:

@@ -75,7 +75,10 @@ def make_engine(url: str) -> AsyncEngine:
         return create_async_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed)
+    # No rollback when a connection goes back to the pool: with SQLite's driver a read
+    # opens no transaction, and every write session commits or rolls back itself, so the
+    # reset was one more round trip to the driver's thread per session.
+    engine = create_async_engine(parsed, pool_reset_on_return=None)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 

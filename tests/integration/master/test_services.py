@@ -174,6 +174,50 @@ async def test_lost_worker_requeues_its_tasks_and_rejects_its_late_report(
     assert [a.status for a in attempts] == [AttemptStatus.LOST, AttemptStatus.RUNNING]
 
 
+async def test_a_worker_registering_during_a_liveness_check_breaks_nothing(
+    master: Master, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for worker_id in ("w1", "w2"):
+        await master.registry.register(worker_id, "127.0.0.1:1", CAPACITY)
+    master.clock.advance(31)
+    store, upsert = master.registry._store, master.registry._store.upsert_worker
+    joined: list[str] = []
+
+    async def upsert_and_let_one_join(worker: Worker) -> None:
+        await upsert(worker)
+        if not joined:  # while the check awaits this write, a worker registers
+            joined.append("w3")
+            await master.registry.register("w3", "127.0.0.1:3", CAPACITY)
+
+    monkeypatch.setattr(store, "upsert_worker", upsert_and_let_one_join)
+    assert sorted(await master.registry.check_liveness()) == ["w1", "w2"]
+    assert master.registry.get("w3") is not None
+
+
+async def test_a_heartbeat_is_written_through_at_most_once_a_minute(
+    master: Master, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    store = master.registry._store
+    writes: list[Worker] = []
+    upsert = store.upsert_worker
+
+    async def counted(worker: Worker) -> None:
+        writes.append(worker)
+        await upsert(worker)
+
+    monkeypatch.setattr(store, "upsert_worker", counted)
+    for _ in range(3):  # the first is written, the next two (within a minute) are not
+        master.clock.advance(5)
+        await master.registry.heartbeat("w1", Usage(cpu=50))
+    master.clock.advance(60)
+    await master.registry.heartbeat("w1", Usage(cpu=10))
+    assert len(writes) == 2
+    assert master.registry.get("w1").usage == Usage(cpu=10)  # memory is always current
+    stored = {w.worker_id: w for w in await store.list_workers()}["w1"]
+    assert stored.last_heartbeat == master.clock.now()
+
+
 async def test_heartbeat_keeps_a_worker_alive(master: Master) -> None:
     await master.registry.register("w1", "127.0.0.1:1", CAPACITY)
     master.clock.advance(20)
