@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, and_, case, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import CursorResult, and_, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from cloudai.ports import Claim, SlaCount, Store
 from cloudai.store import rows
 from cloudai.store.engine import make_engine, upgrade_to_head
 from cloudai.store.sql_admin import AdminQueries
+from cloudai.store.sql_listing import task_listing
 from cloudai.store.sql_tokens import TokenQueries
 from cloudai.store.tables import (
     AssignmentRow,
@@ -214,35 +215,12 @@ class SqlStore(TokenQueries, AdminQueries):
         id_prefix: str | None = None,
         search: str | None = None,
     ) -> list[Task]:
-        stmt = select(*TaskRow.__table__.columns)
-        if search is not None:
-            stmt = stmt.where(
-                or_(*(column.icontains(search, autoescape=True)
-                      for column in (TaskRow.task_id, TaskRow.name, TaskRow.docker_image)))
-            )  # fmt: skip
-        if id_prefix is not None:  # substr, not LIKE: SQLite's LIKE ignores case
-            stmt = stmt.where(func.substr(TaskRow.task_id, 1, len(id_prefix)) == id_prefix)
-        if with_files:
-            stmt = stmt.where(
-                select(FileRow.task_id).where(FileRow.task_id == TaskRow.task_id).exists()
-            )
-        for column, wanted in ((TaskRow.user_id, user_id), (TaskRow.worker_id, worker_id),
-                               (TaskRow.tag, tag)):  # fmt: skip
-            if wanted is not None:
-                stmt = stmt.where(column == wanted)
-        if statuses is not None:
-            stmt = stmt.where(TaskRow.status.in_([s.value for s in statuses]))
-        if since is not None:
-            stmt = stmt.where(TaskRow.created_at >= rows.utc(since))
-        key = tuple_(TaskRow.created_at, TaskRow.task_id)
-        if after is not None:
-            bound = (rows.utc(after[0]), after[1])
-            stmt = stmt.where(key < bound if newest_first else key > bound)
-        if newest_first:
-            stmt = stmt.order_by(TaskRow.created_at.desc(), TaskRow.task_id.desc())
-        else:
-            stmt = stmt.order_by(TaskRow.created_at.asc(), TaskRow.task_id.asc())
-        return [rows.task_of(r) for r in await self._rows(stmt.limit(limit).offset(offset))]
+        stmt = task_listing(
+            user_id=user_id, statuses=statuses, limit=limit, offset=offset,
+            newest_first=newest_first, worker_id=worker_id, after=after, tag=tag, since=since,
+            with_files=with_files, id_prefix=id_prefix, search=search,
+        )  # fmt: skip
+        return [rows.task_of(r) for r in await self._rows(stmt)]
 
     async def list_finished(
         self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000
