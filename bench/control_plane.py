@@ -84,7 +84,7 @@ def master_process(data_dir: Path, db: str | None) -> Any:
     try:
         if os.environ.get("BENCH_PROFILE"):  # py-spy of the master, into this file
             subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PROFILE"], "-f",
-                              "raw", "-p", str(process.pid), "-r", "50"])  # fmt: skip
+                              "raw", "--threads", "-p", str(process.pid), "-r", "100"])  # fmt: skip
         yield http_port, grpc_port, process
     finally:
         process.send_signal(signal.SIGTERM)

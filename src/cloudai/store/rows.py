@@ -6,9 +6,10 @@ Every datetime is written in UTC and read back tz-aware in UTC (SQLite keeps no 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Row
 
@@ -48,7 +49,7 @@ def column(value: Any) -> Any:
     return value
 
 
-def user_of(r: UserRow) -> User:
+def user_of(r: UserRow | Row[Any]) -> User:
     return User(
         r.user_id, r.email, r.name, r.password_hash, Role(r.role), utc(r.created_at),
         r.session_generation, r.disabled,
@@ -161,6 +162,24 @@ def task_of(r: TaskRow | Row[Any]) -> Task:
 def event_of(r: EventRow) -> TaskEvent:
     from_status = None if r.from_status is None else TaskStatus(r.from_status)
     return TaskEvent(r.task_id, utc(r.at), from_status, TaskStatus(r.to_status), r.reason, r.epoch)
+
+
+def attempt_of_prefixed(row: Mapping[str, Any], prefix: str) -> Attempt | None:
+    """The attempt whose columns `row` carries under `prefix` (an outer join's: None
+    when it found no attempt)."""
+    if row[prefix + "task_id"] is None:
+        return None
+    return attempt_of(cast(AssignmentRow, _Columns(row, prefix)))
+
+
+class _Columns:
+    """Attribute access to a row's prefixed columns, as `attempt_of` reads them."""
+
+    def __init__(self, row: Mapping[str, Any], prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._row[self._prefix + name]
 
 
 def attempt_of(r: AssignmentRow) -> Attempt:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, and_, case, delete, func, insert, select, tuple_, update
+from sqlalchemy import CursorResult, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,7 @@ from cloudai.store import rows
 from cloudai.store.engine import make_engine, upgrade_to_head
 from cloudai.store.sql_admin import AdminQueries
 from cloudai.store.sql_listing import task_listing
+from cloudai.store.sql_statements import ATTEMPT_PREFIX, Statements, cas_parameters
 from cloudai.store.sql_tokens import TokenQueries
 from cloudai.store.tables import (
     AssignmentRow,
@@ -96,6 +97,7 @@ class SqlStore(TokenQueries, AdminQueries):
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect: {self._dialect}")
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._statements = Statements(self._dialect)
         # SQLite has one writer per file: queueing our own writers here keeps them from
         # tripping over each other's locks. PostgreSQL takes row locks, so no queue there.
         self._write_lock: contextlib.AbstractAsyncContextManager[Any] = (
@@ -127,6 +129,11 @@ class SqlStore(TokenQueries, AdminQueries):
         async with self._sessions() as session:
             return list((await session.execute(stmt)).all())
 
+    async def _row(self, stmt: Executable, parameters: dict[str, Any]) -> Any:
+        """The one plain row a prebuilt statement finds with `parameters`, or None."""
+        async with self._sessions() as session:
+            return (await session.execute(stmt, parameters)).one_or_none()
+
     async def _one(self, stmt: Executable) -> Any:
         async with self._sessions() as session:
             return (await session.scalars(stmt)).one_or_none()
@@ -141,7 +148,7 @@ class SqlStore(TokenQueries, AdminQueries):
             raise Conflict(f"user {user.user_id!r} or email {user.email!r} exists") from exc
 
     async def get_user(self, user_id: str) -> User | None:
-        row = await self._one(select(UserRow).where(UserRow.user_id == user_id))
+        row = await self._row(self._statements.get_user, {"user_id": user_id})
         return None if row is None else rows.user_of(row)
 
     async def get_user_by_email(self, email: str) -> User | None:
@@ -179,13 +186,13 @@ class SqlStore(TokenQueries, AdminQueries):
     async def add_task(self, task: Task, event: TaskEvent) -> None:
         try:
             async with self._write() as session:
-                await session.execute(insert(TaskRow).values(rows.task_values(task)))
-                await session.execute(insert(EventRow).values(rows.columns(event)))
+                await session.execute(self._statements.add_task, rows.task_values(task))
+                await session.execute(self._statements.add_event, rows.columns(event))
         except IntegrityError as exc:
             raise Conflict(f"task {task.task_id!r} exists") from exc
 
     async def get_task(self, task_id: str) -> Task | None:
-        row = await self._one(select(TaskRow).where(TaskRow.task_id == task_id))
+        row = await self._row(self._statements.get_task, {"task_id": task_id})
         return None if row is None else rows.task_of(row)
 
     async def count_tasks(
@@ -233,19 +240,13 @@ class SqlStore(TokenQueries, AdminQueries):
         stmt = stmt.order_by(TaskRow.finished_at.asc(), TaskRow.task_id.asc()).limit(limit)
         return [rows.task_of(r) for r in await self._all(stmt)]
 
-    def _cas(self, task: Task, expected_status: TaskStatus, expected_epoch: int) -> Executable:
-        values = rows.task_values(task)
-        del values["task_id"]
-        return (
-            update(TaskRow)
-            .where(
-                TaskRow.task_id == task.task_id,
-                TaskRow.status == expected_status.value,
-                TaskRow.epoch == expected_epoch,
-            )
-            .values(values)
-            .execution_options(synchronize_session=False)
-        )
+    async def _cas(
+        self, session: AsyncSession, task: Task, expected_status: TaskStatus, expected_epoch: int
+    ) -> bool:
+        """Write `task` over its row if the row is still in (status, epoch)."""
+        parameters = cas_parameters(task, expected_status, expected_epoch)
+        outcome = await session.execute(self._statements.cas_task, parameters)
+        return cast(CursorResult[Any], outcome).rowcount == 1
 
     async def _write_rest(
         self,
@@ -256,12 +257,11 @@ class SqlStore(TokenQueries, AdminQueries):
     ) -> None:
         # One statement per event keeps the autoincrement ids in the given order.
         for ev in events:
-            await session.execute(insert(EventRow).values(rows.columns(ev)))
+            await session.execute(self._statements.add_event, rows.columns(ev))
         if attempt is not None:
-            row = rows.columns(attempt)
-            await session.execute(self._upsert(AssignmentRow, row, ("task_id", "epoch")))
+            await session.execute(self._statements.put_attempt, rows.columns(attempt))
         if result is not None:
-            await session.execute(self._upsert(ResultRow, rows.columns(result), ("task_id",)))
+            await session.execute(self._statements.put_result, rows.columns(result))
 
     async def save_task(
         self,
@@ -274,11 +274,7 @@ class SqlStore(TokenQueries, AdminQueries):
         result: TaskResult | None = None,
     ) -> bool:
         async with self._write() as session:
-            outcome = cast(
-                CursorResult[Any],
-                await session.execute(self._cas(task, expected_status, expected_epoch)),
-            )
-            if outcome.rowcount != 1:
+            if not await self._cas(session, task, expected_status, expected_epoch):
                 return False  # the row moved on; the (empty) transaction commits nothing
             await self._write_rest(session, events, attempt, result)
         return True
@@ -326,11 +322,7 @@ class SqlStore(TokenQueries, AdminQueries):
             used = Resources(float(held[0]), float(held[1]), float(held[2]), int(held[3]))
             if not (used + task.request).fits_in(capacity):
                 return Claim.NO_CAPACITY
-            outcome = cast(
-                CursorResult[Any],
-                await session.execute(self._cas(task, TaskStatus.QUEUED, expected_epoch)),
-            )
-            if outcome.rowcount != 1:
+            if not await self._cas(session, task, TaskStatus.QUEUED, expected_epoch):
                 return Claim.TASK_CHANGED
             await self._write_rest(session, events, attempt, None)
         return Claim.CLAIMED
@@ -362,21 +354,10 @@ class SqlStore(TokenQueries, AdminQueries):
         # One statement, so one snapshot on every backend (PostgreSQL's READ COMMITTED
         # takes a fresh one per statement): two reads could pair a task with an
         # attempt from a later commit.
-        current = and_(
-            AssignmentRow.task_id == TaskRow.task_id, AssignmentRow.epoch == TaskRow.epoch
-        )
-        stmt = (
-            select(TaskRow, AssignmentRow)
-            .outerjoin(AssignmentRow, current)
-            .where(TaskRow.task_id == task_id)
-        )
-        async with self._sessions() as session:
-            found = (await session.execute(stmt)).one_or_none()
+        found = await self._row(self._statements.get_current, {"task_id": task_id})
         if found is None:
             return None
-        task_row, attempt_row = found
-        attempt = None if attempt_row is None else rows.attempt_of(attempt_row)
-        return rows.task_of(task_row), attempt
+        return rows.task_of(found), rows.attempt_of_prefixed(found._mapping, ATTEMPT_PREFIX)
 
     async def list_attempts(self, task_id: str) -> list[Attempt]:
         stmt = (

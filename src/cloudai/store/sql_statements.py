@@ -1,0 +1,66 @@
+"""The hot writes as statements built once and executed with parameters.
+
+Building `insert(...).values(row)` per call costs more than the write: SQLAlchemy walks
+the values to make a cache key, then looks the compiled form up. A statement built once
+carries its cache key, and its values come as execution parameters. They are Core
+statements on the tables (no ORM bookkeeping either).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Executable, Table, and_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from cloudai.domain.task import Task, TaskStatus
+from cloudai.store import rows
+from cloudai.store.tables import AssignmentRow, EventRow, ResultRow, TaskRow, UserRow
+
+TASKS = cast(Table, TaskRow.__table__)
+EVENTS = cast(Table, EventRow.__table__)
+ATTEMPTS = cast(Table, AssignmentRow.__table__)
+RESULTS = cast(Table, ResultRow.__table__)
+USERS = cast(Table, UserRow.__table__)
+ATTEMPT_PREFIX = "attempt_"  # the current attempt's columns in `get_current`
+
+
+class Statements:
+    def __init__(self, dialect: str) -> None:
+        self.add_task: Executable = insert(TASKS)
+        self.add_event: Executable = insert(EVENTS)
+        # The compare-and-set of a task row: its WHERE binds are named apart from the
+        # columns, whose new values are the other parameters.
+        self.cas_task: Executable = update(TASKS).where(
+            TASKS.c.task_id == bindparam("key_task_id"),
+            TASKS.c.status == bindparam("key_status"),
+            TASKS.c.epoch == bindparam("key_epoch"),
+        )
+        # The hot reads: a task, a user (every authenticated request), a task with its
+        # current attempt in one statement (one snapshot on every backend).
+        self.get_task: Executable = select(TASKS).where(TASKS.c.task_id == bindparam("task_id"))
+        self.get_user: Executable = select(USERS).where(USERS.c.user_id == bindparam("user_id"))
+        current = and_(ATTEMPTS.c.task_id == TASKS.c.task_id, ATTEMPTS.c.epoch == TASKS.c.epoch)
+        self.get_current: Executable = (
+            select(TASKS, *(c.label(ATTEMPT_PREFIX + c.name) for c in ATTEMPTS.c))
+            .select_from(TASKS.outerjoin(ATTEMPTS, current))
+            .where(TASKS.c.task_id == bindparam("task_id"))
+        )
+        upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self.put_attempt = _upsert(upsert, ATTEMPTS, ("task_id", "epoch"))
+        self.put_result = _upsert(upsert, RESULTS, ("task_id",))
+
+
+def cas_parameters(task: Task, expected_status: TaskStatus, expected_epoch: int) -> dict[str, Any]:
+    values = rows.task_values(task)
+    key = values.pop("task_id")
+    return {**values, "key_task_id": key, "key_status": expected_status.value,
+            "key_epoch": expected_epoch}  # fmt: skip
+
+
+def _upsert(upsert: Any, table: Table, keys: tuple[str, ...]) -> Executable:
+    stmt = upsert(table)
+    changed = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    result: Executable = stmt.on_conflict_do_update(index_elements=list(keys), set_=changed)
+    return result
