@@ -112,6 +112,7 @@ class MasterApp:
         self._http: _QuietServer | None = None
         self._serving: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._placing: asyncio.Task[None] | None = None  # the dispatcher's loop
         self.core: MasterCore | None = None
         self.admin_password_works = False
 
@@ -179,8 +180,9 @@ class MasterApp:
             core.services.admin.registrations.advertise(f"{s.grpc_host}:{self.grpc_port}")
         await self._start_http(core.services)
         upkeep = maintain(core.services.admin, core.clock, max(s.heartbeat_suspect_s / 5, 0.5))
+        self._placing = asyncio.create_task(core.dispatcher.run(), name="dispatcher")
         self._tasks = [
-            asyncio.create_task(core.dispatcher.run(), name="dispatcher"),
+            self._placing,
             asyncio.create_task(self._watch_liveness(core), name="liveness"),
             asyncio.create_task(upkeep, name="maintenance"),
         ]
@@ -242,10 +244,10 @@ class MasterApp:
         """Place nothing more and let the assignments already claimed go out (or be
         refused). `cloudai up` calls it before stopping its workers: their interrupted
         tasks then wait in the queue instead of being placed on a worker that stops."""
-        if self.core is None:
+        if self.core is None or self._placing is None:
             return
         self.core.dispatcher.finish()
-        await asyncio.gather(*(t for t in self._tasks if t.get_name() == "dispatcher"))
+        await self._placing
         await self.core.applier.settle()
 
     async def stop(self) -> None:

@@ -12,7 +12,6 @@ import io
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,10 @@ import pytest
 from docker.errors import NotFound
 
 from cloudai.worker.executors import DockerExecutor, ExecutionSpec
-from cloudai.worker.executors.docker import LABEL_INSTANCE_ID, container_name, docker_available
+from cloudai.worker.executors.docker import container_name, docker_available
 from cloudai.worker.identity import WorkerIdentity
 from tests.helpers import wait_for_log
+from tests.integration.docker.support import new_identity
 
 pytestmark = pytest.mark.docker
 
@@ -35,21 +35,6 @@ MiB = 1024**2
 def client(docker_client: Any) -> Any:
     """The session's Docker client (tests/integration/conftest.py checks the image)."""
     return docker_client
-
-
-def new_identity() -> WorkerIdentity:
-    unique = uuid.uuid4().hex[:12]
-    return WorkerIdentity(f"test-{unique}", f"instance-{unique}", f"cluster-{unique}")
-
-
-@pytest.fixture
-def identity(client: Any) -> Iterator[WorkerIdentity]:
-    identity = new_identity()
-    yield identity
-    # Whatever a failed test left behind under this (unique) instance id.
-    mine = {"label": f"{LABEL_INSTANCE_ID}={identity.instance_id}"}
-    for c in client.containers.list(all=True, filters=mine):
-        c.remove(force=True)
 
 
 @pytest.fixture

@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cloudai.worker.executors import DockerExecutor, ExecutionSpec
 from cloudai.worker.executors.base import LeftRunning
-from cloudai.worker.executors.docker import LABEL_INSTANCE_ID
 from cloudai.worker.identity import WorkerIdentity
 from cloudai.worker.logcap import NOTICE_START, LogCap
 from tests.helpers import wait_for_log
+from tests.integration.docker.support import task_spec
 
 pytestmark = pytest.mark.docker
 
-IMAGE = "cloudai-test:latest"
 CAP = LogCap(4096)  # head 2,048 bytes, tail 2,048
 # 3,000 numbered lines of 6 bytes (18,000 bytes), then a marker on /output.
 LINES = 3000
@@ -30,22 +26,8 @@ EXPECTED = b"".join(f"{n:05d}\n".encode() for n in range(1, LINES + 1))
 PRINT = f"for i in $(seq 1 {LINES}); do printf '%05d\\n' $i; done; touch /output/went-on"
 
 
-@pytest.fixture
-def identity(docker_client: Any) -> Iterator[WorkerIdentity]:
-    unique = uuid.uuid4().hex[:12]
-    identity = WorkerIdentity(f"test-{unique}", f"instance-{unique}", f"cluster-{unique}")
-    yield identity
-    mine = {"label": f"{LABEL_INSTANCE_ID}={identity.instance_id}"}
-    for c in docker_client.containers.list(all=True, filters=mine):
-        c.remove(force=True)
-
-
 def spec_in(tmp_path: Path, command: str) -> ExecutionSpec:
-    return ExecutionSpec(
-        task_id=f"t-{uuid.uuid4().hex[:8]}", epoch=1, image=IMAGE, command=command, cpu=0.5,
-        memory_gb=0.125, gpu=0, output_dir=tmp_path / "out", log_path=tmp_path / "task.log",
-        max_log_bytes=CAP.max_bytes,
-    )  # fmt: skip
+    return task_spec(tmp_path, command, max_log_bytes=CAP.max_bytes)
 
 
 def cut(output: bytes) -> bytes:

@@ -8,45 +8,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cloudai.worker.executors import DockerExecutor, ExecutionSpec
+from cloudai.worker.executors import DockerExecutor
 from cloudai.worker.executors.base import LeftRunning
 from cloudai.worker.executors.docker import LABEL_INSTANCE_ID, container_name
 from cloudai.worker.identity import WorkerIdentity
 from tests.helpers import wait_for_log
+from tests.integration.docker.support import task_spec
 
 pytestmark = pytest.mark.docker
 
-IMAGE = "cloudai-test:latest"
 # Numbered lines until the test drops `go` into /output, then a file and a last line
 # without a newline (the one a followed daemon log can miss).
 COUNTING = (
     "i=0; while [ ! -e /output/go ]; do i=$((i+1)); echo line $i; sleep 0.02; done; "
     "echo $i > /output/count.txt; printf 'end-no-eol'"
 )
-
-
-@pytest.fixture
-def identity(docker_client: Any) -> Iterator[WorkerIdentity]:
-    unique = uuid.uuid4().hex[:12]
-    identity = WorkerIdentity(f"test-{unique}", f"instance-{unique}", f"cluster-{unique}")
-    yield identity
-    mine = {"label": f"{LABEL_INSTANCE_ID}={identity.instance_id}"}
-    for c in docker_client.containers.list(all=True, filters=mine):
-        c.remove(force=True)
-
-
-def spec_in(tmp_path: Path, command: str) -> ExecutionSpec:
-    return ExecutionSpec(
-        task_id=f"t-{uuid.uuid4().hex[:8]}", epoch=1, image=IMAGE, command=command, cpu=0.5,
-        memory_gb=0.125, gpu=0, output_dir=tmp_path / "out", log_path=tmp_path / "task.log",
-    )  # fmt: skip
 
 
 def assert_counted_once(log: bytes) -> int:
@@ -78,7 +59,7 @@ async def container_log_has(client: Any, name: str, text: bytes) -> None:
 async def test_a_left_container_is_adopted_with_its_log_exactly_once(
     identity: WorkerIdentity, docker_client: Any, tmp_path: Path
 ) -> None:
-    spec = spec_in(tmp_path, COUNTING)
+    spec = task_spec(tmp_path, COUNTING)
     name = container_name(spec.task_id, spec.epoch)
     first = DockerExecutor(identity, pull_policy="never")
     run = asyncio.create_task(first.run(spec))
@@ -111,7 +92,7 @@ async def test_a_left_container_is_adopted_with_its_log_exactly_once(
 async def test_a_container_that_ended_unseen_is_adopted_with_its_exit_code(
     identity: WorkerIdentity, docker_client: Any, tmp_path: Path
 ) -> None:
-    spec = spec_in(tmp_path, "echo one; while [ ! -e /output/go ]; do sleep 0.02; done; "
+    spec = task_spec(tmp_path, "echo one; while [ ! -e /output/go ]; do sleep 0.02; done; "
                              "echo two; exit 7")  # fmt: skip
     name = container_name(spec.task_id, spec.epoch)
     first = DockerExecutor(identity, pull_policy="never")
@@ -133,7 +114,7 @@ async def test_a_container_that_ended_unseen_is_adopted_with_its_exit_code(
 async def test_an_adopted_container_stops_when_asked(
     identity: WorkerIdentity, tmp_path: Path
 ) -> None:
-    spec = spec_in(tmp_path, COUNTING)
+    spec = task_spec(tmp_path, COUNTING)
     first = DockerExecutor(identity, pull_policy="never")
     run = asyncio.create_task(first.run(spec))
     await wait_for_log(spec.log_path, b"line 2\n")
@@ -154,7 +135,7 @@ async def test_an_adopted_container_stops_when_asked(
 async def test_leftovers_and_reaping_spare_what_is_kept(
     identity: WorkerIdentity, docker_client: Any, tmp_path: Path
 ) -> None:
-    kept, reaped = spec_in(tmp_path / "a", COUNTING), spec_in(tmp_path / "b", COUNTING)
+    kept, reaped = task_spec(tmp_path / "a", COUNTING), task_spec(tmp_path / "b", COUNTING)
     first = DockerExecutor(identity, pull_policy="never")
     runs = [asyncio.create_task(first.run(s)) for s in (kept, reaped)]
     for s in (kept, reaped):

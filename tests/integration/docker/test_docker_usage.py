@@ -5,17 +5,14 @@ memory; nothing is reported for runs that have ended."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from cloudai.worker.executors import DockerExecutor, ExecutionSpec
-from cloudai.worker.executors.docker import LABEL_INSTANCE_ID
+from cloudai.worker.executors import DockerExecutor
 from cloudai.worker.identity import WorkerIdentity
 from tests.helpers import wait_for_log
+from tests.integration.docker.support import task_spec
 
 pytestmark = pytest.mark.docker
 
@@ -26,24 +23,10 @@ SPIN = (
 )
 
 
-@pytest.fixture
-def identity(docker_client: Any) -> Iterator[WorkerIdentity]:
-    unique = uuid.uuid4().hex[:12]
-    identity = WorkerIdentity(f"test-{unique}", f"instance-{unique}", f"cluster-{unique}")
-    yield identity
-    mine = {"label": f"{LABEL_INSTANCE_ID}={identity.instance_id}"}
-    for c in docker_client.containers.list(all=True, filters=mine):
-        c.remove(force=True)
-
-
 async def test_a_spinning_container_shows_its_cpu_and_memory(
     identity: WorkerIdentity, tmp_path: Path
 ) -> None:
-    spec = ExecutionSpec(
-        task_id=f"t-{uuid.uuid4().hex[:8]}", epoch=1, image="cloudai-test:latest",
-        command=SPIN, cpu=0.5, memory_gb=0.125, gpu=0, output_dir=tmp_path / "out",
-        log_path=tmp_path / "task.log",
-    )  # fmt: skip
+    spec = task_spec(tmp_path, SPIN)
     executor = DockerExecutor(identity, pull_policy="never")
     try:
         run = asyncio.create_task(executor.run(spec))

@@ -4,16 +4,15 @@ and what `cloudai` alone does without a terminal."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.unit.cli.fake_master import FakeMaster, running
 
 
 def cloudai(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -76,41 +75,26 @@ def test_click_s_spelling_of_the_instructions_works_too() -> None:
     assert "_CLOUDAI_COMPLETE=complete_bash" in source.stdout
 
 
-class _Master(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        assert self.headers["Authorization"] == "Bearer tok"
-        if self.path.startswith("/api/tasks"):
-            body = {"tasks": [{"task_id": "task-0a1b", "status": "running", "name": "n"},
-                              {"task_id": "task-ff00", "status": "queued"}]}  # fmt: skip
-        else:
-            body = {"workers": [{"worker_id": "node-7", "status": "active"}]}
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def master() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Master)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def master() -> Iterator[FakeMaster]:
+    with running() as fake:
+        fake.answer("GET", "/api/tasks", {"tasks": [
+            {"task_id": "task-0a1b", "status": "running", "name": "n"},
+            {"task_id": "task-ff00", "status": "queued"},
+        ]})  # fmt: skip
+        fake.answer(
+            "GET", "/api/workers", {"workers": [{"worker_id": "node-7", "status": "active"}]}
+        )
+        yield fake
 
 
-def test_bash_completes_ids_from_the_master(master: str) -> None:
-    env = {"CLOUDAI_URL": master, "CLOUDAI_TOKEN": "tok"}
+def test_bash_completes_ids_from_the_master(master: FakeMaster) -> None:
+    env = {"CLOUDAI_URL": master.url, "CLOUDAI_TOKEN": "tok"}
     assert complete_bash("cloudai logs ", **env) == ["task-0a1b", "task-ff00"]
     assert complete_bash("cloudai cancel task-f", **env) == ["task-ff00"]
     assert complete_bash("cloudai stats ", **env) == ["node-7"]
     assert complete_bash("cloudai task img --worker n", **env) == ["node-7"]
+    assert {r.authorization for r in master.requests} == {"Bearer tok"}
 
 
 def test_no_master_no_ids_no_error(tmp_path: Path) -> None:
