@@ -30,7 +30,9 @@ Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Cookie = Annotated[str | None, Depends(_cookie)]
 
 
-def get_services(request: Request) -> Services:
+# The dependencies are coroutines even where nothing is awaited: FastAPI runs a plain
+# function in a worker thread, two thread hops per request for no work.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -38,7 +40,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def credential(bearer: Bearer, cookie: Cookie) -> str | None:
+async def credential(bearer: Bearer, cookie: Cookie) -> str | None:
     """The bearer token if one was sent, else the cookie's; None when neither was."""
     token = bearer.credentials.strip() if bearer is not None else (cookie or "").strip()
     return token or None

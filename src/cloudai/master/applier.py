@@ -63,16 +63,24 @@ class PlanApplier:
 
     async def apply(self, placements: Sequence[Placement], *, by: str) -> list[Applied]:
         """Claim each placement (`by`: the policy or agent that proposed it), queue the
-        claimed ones for sending; never waits for a worker to answer."""
-        applied = []
-        for placement in placements:
-            try:
-                worker, task = await self._claim(placement, by)
-            except _Refused as refused:
-                applied.append(Applied(placement, False, str(refused)))
-                continue
-            applied.append(Applied(placement, True))
-            self._enqueue(worker, task)
+        claimed ones for sending, in the given order; never waits for a worker to answer.
+
+        The claims run side by side: the store commits those that reach it together in
+        one transaction (each still re-checks its worker's room)."""
+        claims = await asyncio.gather(
+            *(self._claim(p, by) for p in placements), return_exceptions=True
+        )
+        applied, failure = [], None
+        for placement, claimed in zip(placements, claims, strict=True):
+            if isinstance(claimed, _Refused):
+                applied.append(Applied(placement, False, str(claimed)))
+            elif isinstance(claimed, BaseException):
+                failure = failure or claimed  # raised once the claimed ones are queued
+            else:
+                applied.append(Applied(placement, True))
+                self._enqueue(*claimed)
+        if failure is not None:
+            raise failure
         return applied
 
     async def _claim(self, placement: Placement, by: str) -> tuple[Worker, Task]:
@@ -82,7 +90,7 @@ class PlanApplier:
         if not schedulable(worker):
             raise _Refused(f"worker {worker.worker_id} takes no new work ({_state(worker)})")
         try:
-            task, _ = await self._writer.current(placement.task_id)
+            task = await self._writer.queued(placement.task_id)
         except NotFound as exc:
             raise _Refused(str(exc)) from exc
         if task.target_worker_id and task.target_worker_id != worker.worker_id:

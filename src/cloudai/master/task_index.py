@@ -37,6 +37,7 @@ def queued_view(task: Task) -> QueuedTaskView:
 class TaskIndex:
     def __init__(self) -> None:
         self._queued: dict[str, QueuedTaskView] = {}
+        self._queued_tasks: dict[str, Task] = {}  # the same tasks, whole, for claims
         self._holding: dict[str, Task] = {}
         self._ordered: tuple[QueuedTaskView, ...] | None = ()  # None: re-sort on read
         self._requests: Counter[Resources] = Counter()  # of queued tasks not pinned
@@ -64,17 +65,19 @@ class TaskIndex:
 
     async def _load(self, store: Store) -> None:
         queued: dict[str, QueuedTaskView] = {}
+        queued_tasks: dict[str, Task] = {}
         holding: dict[str, Task] = {}
         self._during_rebuild = []
         try:
             async for task in iter_tasks(store, [TaskStatus.QUEUED, *HOLDING]):
                 if task.status is TaskStatus.QUEUED:
                     queued[task.task_id] = queued_view(task)
+                    queued_tasks[task.task_id] = task
                 else:
                     holding[task.task_id] = task
         finally:
             replay, self._during_rebuild = self._during_rebuild, None
-        self._queued, self._holding = queued, holding
+        self._queued, self._queued_tasks, self._holding = queued, queued_tasks, holding
         self._requests = Counter(v.request for v in queued.values() if not v.target_worker_id)
         self._changed()
         for task in replay:
@@ -89,6 +92,7 @@ class TaskIndex:
         self._unqueue(task_id)
         if task.status is TaskStatus.QUEUED:
             self._holding.pop(task_id, None)
+            self._queued_tasks[task_id] = task
             view = self._queued[task_id] = queued_view(task)
             self._changed()
             if not view.target_worker_id:
@@ -103,6 +107,7 @@ class TaskIndex:
         view = self._queued.pop(task_id, None)
         if view is None:
             return
+        del self._queued_tasks[task_id]
         self._changed()
         if view.target_worker_id:
             return
@@ -149,6 +154,10 @@ class TaskIndex:
         """A queued task's request (None when it is not queued here)."""
         view = self._queued.get(task_id)
         return view.request if view is not None and not view.target_worker_id else None
+
+    def queued_task(self, task_id: str) -> Task | None:
+        """The queued task as last written here (None when it is not queued here)."""
+        return self._queued_tasks.get(task_id)
 
     def holding(self) -> list[Task]:
         """Every task whose attempt holds resources."""

@@ -54,6 +54,14 @@ class TaskWriter:
         task, attempt = found
         return task, attempt if task.status.holds_resources else None
 
+    async def queued(self, task_id: str) -> Task:
+        """A queued task as the index last saw it written, else as the store has it now
+        (in any status). A claim's compare-and-set catches an index behind the store."""
+        known = self._index.queued_task(task_id) if self._index is not None else None
+        if known is not None:
+            return known
+        return (await self.current(task_id))[0]
+
     async def change(self, task_id: str, decide: Decide) -> Task | None:
         """Apply `decide` with compare-and-set; the new task, or None when `decide`
         declined. Raises NotFound for an unknown task."""

@@ -8,10 +8,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from cloudai.domain.errors import InvalidRequest, Unavailable
 
@@ -20,9 +20,15 @@ _SQLITE_BUSY_TIMEOUT_MS = 5000
 # A host that drops packets must not hold the start-up for minutes.
 _POSTGRES_CONNECT_TIMEOUT_S = 5
 
-# The async drivers the store runs on, and what a URL without a driver means.
+# The drivers users name (what a URL without a driver means), and the synchronous
+# DBAPI each runs on: the store calls them from its own threads (store/database.py).
 _DEFAULT_DRIVER = {"sqlite": "aiosqlite", "postgresql": "psycopg"}
-_SUPPORTED = {"sqlite+aiosqlite", "postgresql+psycopg", "postgresql+psycopg_async"}
+_SYNC_DRIVER = {
+    "sqlite+aiosqlite": "sqlite+pysqlite",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "postgresql+psycopg_async": "postgresql+psycopg",
+}
+_SUPPORTED = set(_SYNC_DRIVER)
 _BACKEND_ALIASES = {"postgres": "postgresql"}  # what Heroku and libpq tools write
 _EXPECTED = "use sqlite+aiosqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
 _PASSWORD_IN_RAW_URL = re.compile(r"^([^:/]*://[^:@/]*):.*@")
@@ -63,23 +69,28 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     return cfg
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An AsyncEngine for `url` (see `normalize_url`); on SQLite also the db directory
-    and per-connection pragmas."""
+def make_engine(url: str) -> Engine:
+    """A synchronous Engine for `url` (see `normalize_url`; the store runs it on its own
+    threads); on SQLite also the db directory and per-connection pragmas."""
     parsed = normalize_url(url)
+    driven = parsed.set(drivername=_SYNC_DRIVER[parsed.drivername])
     if parsed.get_backend_name() != "sqlite":
         connect_args: dict[str, Any] = {}
         if "connect_timeout" not in parsed.query:  # one in the URL itself wins over ours
             connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT_S
         # pre_ping: a long-lived master must survive a database restart.
-        return create_async_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
-    if parsed.database and parsed.database != ":memory:":
+        return create_engine(driven, pool_pre_ping=True, connect_args=connect_args)
+    # The store's threads share the pooled connections (one at a time each).
+    sqlite_args = {"check_same_thread": False}
+    if not parsed.database or parsed.database == ":memory:":
+        # One connection is the whole database: every thread gets that one.
+        engine = create_engine(driven, poolclass=StaticPool, connect_args=sqlite_args)
+    else:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    # No rollback when a connection goes back to the pool: with SQLite's driver a read
-    # opens no transaction, and every write session commits or rolls back itself, so the
-    # reset was one more round trip to the driver's thread per session.
-    engine = create_async_engine(parsed, pool_reset_on_return=None)
-    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        # No rollback when a connection goes back to the pool: with SQLite's driver a
+        # read opens no transaction, and every write commits or rolls back itself.
+        engine = create_engine(driven, pool_reset_on_return=None, connect_args=sqlite_args)
+    event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
@@ -95,29 +106,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def _upgrade_head(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection=connection), "head")
-
-
-async def upgrade_to_head(engine: AsyncEngine) -> None:
+def upgrade_to_head(engine: Engine) -> None:
     """Run the migrations on `engine` in one transaction (where the backend allows).
-
-    Alembic is synchronous: `run_sync` hands it the engine's connection, so the event
-    loop is not blocked on database I/O and no second engine is needed.
-    """
-    conn = await connect(engine)
-    try:
-        async with conn.begin():
-            await conn.run_sync(_upgrade_head)
-    finally:
-        await conn.close()
+    Blocking: call it from a thread when an event loop runs."""
+    with connect(engine) as conn, conn.begin():
+        command.upgrade(alembic_config(connection=conn), "head")
 
 
-async def connect(engine: AsyncEngine) -> AsyncConnection:
+def connect(engine: Engine) -> Connection:
     """A connection; a database that cannot be reached or refuses us (wrong host,
     password or database name) raises Unavailable naming it, password hidden."""
     try:
-        return await engine.connect()
+        return engine.connect()
     except DBAPIError as exc:
         reason = " ".join(str(exc.orig).split())  # drivers' messages span lines
         raise Unavailable(f"cannot open the database {shown_url(engine.url)}: {reason}") from exc

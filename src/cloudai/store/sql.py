@@ -1,4 +1,5 @@
-"""The SQL `Store`: SQLite (``sqlite+aiosqlite``) or PostgreSQL (``postgresql+psycopg``).
+"""The SQL `Store`: SQLite or PostgreSQL, on synchronous connections run on the store's
+own threads (`store/database.py`).
 
 Rows become domain objects (and back) in `rows.py` only.
 """
@@ -6,16 +7,15 @@ Rows become domain objects (and back) in `rows.py` only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import CursorResult, case, delete, func, insert, select, tuple_, update
+from sqlalchemy import case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 
 from cloudai.domain.errors import Conflict
@@ -33,6 +33,7 @@ from cloudai.domain.users import User
 from cloudai.domain.workers import Worker
 from cloudai.ports import Claim, SlaCount, Store
 from cloudai.store import rows
+from cloudai.store.database import Database
 from cloudai.store.engine import make_engine, upgrade_to_head
 from cloudai.store.sql_admin import AdminQueries
 from cloudai.store.sql_listing import task_listing
@@ -51,64 +52,54 @@ from cloudai.store.tables import (
 )
 
 _CLUSTER_ID = "cluster_id"
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------- opening
-
-
-async def _migrate_url(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        await upgrade_to_head(engine)
-    finally:
-        await engine.dispose()
 
 
 def migrate(url: str) -> None:
     """Upgrade the database at `url` to the newest schema (a no-op when it is there).
 
-    Synchronous, for the CLI; it runs its own event loop, so call it from a thread
-    (`asyncio.to_thread`) if a loop is already running.
+    Blocking, for the CLI: call it from a thread (`asyncio.to_thread`) if an event
+    loop is running.
     """
-    asyncio.run(_migrate_url(url))
+    engine = make_engine(url)
+    try:
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
 
 
 async def open_store(url: str) -> SqlStore:
     """Migrate the database at `url` to head and return a store on it."""
     engine = make_engine(url)
     try:
-        await upgrade_to_head(engine)
+        await asyncio.to_thread(upgrade_to_head, engine)
     except BaseException:
-        await engine.dispose()
+        engine.dispose()
         raise
-    return SqlStore(engine)
+    return SqlStore(Database(engine))
 
 
 # --------------------------------------------------------------------------- the store
 
 
 class SqlStore(TokenQueries, AdminQueries):
-    """`cloudai.ports.Store` on SQLAlchemy. Build it with `open_store`. Credentials
-    (session generations, API tokens) are in `TokenQueries`; users' flags, worker
-    registrations and deletions in `AdminQueries`."""
+    """`cloudai.ports.Store` on SQLAlchemy Core. Build it with `open_store`. Each method
+    runs whole on the store's threads (`Database`). Credentials (session generations,
+    API tokens) are in `TokenQueries`; users' flags, worker registrations and deletions
+    in `AdminQueries`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._dialect = engine.dialect.name
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._dialect = db.dialect
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect: {self._dialect}")
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._statements = Statements(self._dialect)
-        # SQLite has one writer per file: queueing our own writers here keeps them from
-        # tripping over each other's locks. PostgreSQL takes row locks, so no queue there.
-        self._write_lock: contextlib.AbstractAsyncContextManager[Any] = (
-            asyncio.Lock() if self._dialect == "sqlite" else contextlib.nullcontext()
-        )
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction that commits on success and rolls back on error."""
-        async with self._write_lock, self._sessions.begin() as session:
-            yield session
+    async def _write(self, work: Callable[[Connection], T]) -> T:
+        """`work` in a transaction that commits when it returns, rolls back if it raises."""
+        return await self._db.write(work)
 
     def _upsert(self, entity: type[Base], values: dict[str, Any], keys: tuple[str, ...]) -> Any:
         insert_ = pg_insert if self._dialect == "postgresql" else sqlite_insert
@@ -120,30 +111,23 @@ class SqlStore(TokenQueries, AdminQueries):
         )
 
     async def _all(self, stmt: Executable) -> list[Any]:
-        async with self._sessions() as session:
-            return list((await session.scalars(stmt)).all())
+        """Plain rows (attribute access by column name): no ORM objects are built."""
+        return await self._db.read(lambda conn: list(conn.execute(stmt).all()))
 
-    async def _rows(self, stmt: Executable) -> list[Any]:
-        """Plain rows (attribute access by column name), without the ORM's per-row
-        bookkeeping: for reads that only map rows to domain values."""
-        async with self._sessions() as session:
-            return list((await session.execute(stmt)).all())
+    async def _row(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> Any:
+        """The one plain row `stmt` finds (with `parameters`), or None."""
+        return await self._db.read(lambda conn: conn.execute(stmt, parameters).one_or_none())
 
-    async def _row(self, stmt: Executable, parameters: dict[str, Any]) -> Any:
-        """The one plain row a prebuilt statement finds with `parameters`, or None."""
-        async with self._sessions() as session:
-            return (await session.execute(stmt, parameters)).one_or_none()
-
-    async def _one(self, stmt: Executable) -> Any:
-        async with self._sessions() as session:
-            return (await session.scalars(stmt)).one_or_none()
+    async def _scalar(self, stmt: Executable) -> Any:
+        """The first column of the one row `stmt` finds, or None."""
+        return await self._db.read(lambda conn: conn.execute(stmt).scalar_one_or_none())
 
     # users
 
     async def add_user(self, user: User) -> None:
+        added = insert(UserRow).values(rows.columns(user))
         try:
-            async with self._write() as session:
-                await session.execute(insert(UserRow).values(rows.columns(user)))
+            await self._write(lambda conn: conn.execute(added))
         except IntegrityError as exc:
             raise Conflict(f"user {user.user_id!r} or email {user.email!r} exists") from exc
 
@@ -152,7 +136,7 @@ class SqlStore(TokenQueries, AdminQueries):
         return None if row is None else rows.user_of(row)
 
     async def get_user_by_email(self, email: str) -> User | None:
-        row = await self._one(select(UserRow).where(UserRow.email == email))
+        row = await self._row(select(UserRow).where(UserRow.email == email))
         return None if row is None else rows.user_of(row)
 
     # workers
@@ -160,34 +144,32 @@ class SqlStore(TokenQueries, AdminQueries):
     async def claim_cluster_id(self, candidate: str) -> str:
         insert_ = pg_insert if self._dialect == "postgresql" else sqlite_insert
         claim = insert_(MetaRow).values(key=_CLUSTER_ID, value=candidate)
-        async with self._write() as session:
-            await session.execute(claim.on_conflict_do_nothing(index_elements=["key"]))
-        stored: str = await self._one(select(MetaRow.value).where(MetaRow.key == _CLUSTER_ID))
+        claim = claim.on_conflict_do_nothing(index_elements=["key"])
+        await self._write(lambda conn: conn.execute(claim))
+        stored: str = await self._scalar(select(MetaRow.value).where(MetaRow.key == _CLUSTER_ID))
         return stored
 
     async def upsert_worker(self, worker: Worker) -> None:
-        async with self._write() as session:
-            await session.execute(
-                self._upsert(WorkerRow, rows.worker_values(worker), ("worker_id",))
-            )
+        upsert = self._upsert(WorkerRow, rows.worker_values(worker), ("worker_id",))
+        await self._write(lambda conn: conn.execute(upsert))
 
     async def get_worker(self, worker_id: str) -> Worker | None:
-        row = await self._one(select(WorkerRow).where(WorkerRow.worker_id == worker_id))
+        row = await self._row(select(WorkerRow).where(WorkerRow.worker_id == worker_id))
         return None if row is None else rows.worker_of(row)
 
     async def list_workers(self) -> list[Worker]:
-        return [
-            rows.worker_of(r)
-            for r in await self._all(select(WorkerRow).order_by(WorkerRow.worker_id))
-        ]
+        found = await self._all(select(WorkerRow).order_by(WorkerRow.worker_id))
+        return [rows.worker_of(r) for r in found]
 
     # tasks
 
     async def add_task(self, task: Task, event: TaskEvent) -> None:
+        def add(conn: Connection) -> None:
+            conn.execute(self._statements.add_task, rows.task_values(task))
+            conn.execute(self._statements.add_event, rows.columns(event))
+
         try:
-            async with self._write() as session:
-                await session.execute(self._statements.add_task, rows.task_values(task))
-                await session.execute(self._statements.add_event, rows.columns(event))
+            await self._write(add)
         except IntegrityError as exc:
             raise Conflict(f"task {task.task_id!r} exists") from exc
 
@@ -203,7 +185,7 @@ class SqlStore(TokenQueries, AdminQueries):
             stmt = stmt.where(TaskRow.user_id == user_id)
         if statuses is not None:
             stmt = stmt.where(TaskRow.status.in_([s.value for s in statuses]))
-        count: int = await self._one(stmt)
+        count: int = await self._scalar(stmt)
         return count
 
     async def list_tasks(
@@ -227,7 +209,7 @@ class SqlStore(TokenQueries, AdminQueries):
             newest_first=newest_first, worker_id=worker_id, after=after, tag=tag, since=since,
             with_files=with_files, id_prefix=id_prefix, search=search,
         )  # fmt: skip
-        return [rows.task_of(r) for r in await self._rows(stmt)]
+        return [rows.task_of(r) for r in await self._all(stmt)]
 
     async def list_finished(
         self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000
@@ -240,28 +222,27 @@ class SqlStore(TokenQueries, AdminQueries):
         stmt = stmt.order_by(TaskRow.finished_at.asc(), TaskRow.task_id.asc()).limit(limit)
         return [rows.task_of(r) for r in await self._all(stmt)]
 
-    async def _cas(
-        self, session: AsyncSession, task: Task, expected_status: TaskStatus, expected_epoch: int
+    def _cas(
+        self, conn: Connection, task: Task, expected_status: TaskStatus, expected_epoch: int
     ) -> bool:
         """Write `task` over its row if the row is still in (status, epoch)."""
         parameters = cas_parameters(task, expected_status, expected_epoch)
-        outcome = await session.execute(self._statements.cas_task, parameters)
-        return cast(CursorResult[Any], outcome).rowcount == 1
+        return conn.execute(self._statements.cas_task, parameters).rowcount == 1
 
-    async def _write_rest(
+    def _write_rest(
         self,
-        session: AsyncSession,
+        conn: Connection,
         events: Sequence[TaskEvent],
         attempt: Attempt | None,
         result: TaskResult | None,
     ) -> None:
         # One statement per event keeps the autoincrement ids in the given order.
         for ev in events:
-            await session.execute(self._statements.add_event, rows.columns(ev))
+            conn.execute(self._statements.add_event, rows.columns(ev))
         if attempt is not None:
-            await session.execute(self._statements.put_attempt, rows.columns(attempt))
+            conn.execute(self._statements.put_attempt, rows.columns(attempt))
         if result is not None:
-            await session.execute(self._statements.put_result, rows.columns(result))
+            conn.execute(self._statements.put_result, rows.columns(result))
 
     async def save_task(
         self,
@@ -273,11 +254,13 @@ class SqlStore(TokenQueries, AdminQueries):
         attempt: Attempt | None = None,
         result: TaskResult | None = None,
     ) -> bool:
-        async with self._write() as session:
-            if not await self._cas(session, task, expected_status, expected_epoch):
+        def save(conn: Connection) -> bool:
+            if not self._cas(conn, task, expected_status, expected_epoch):
                 return False  # the row moved on; the (empty) transaction commits nothing
-            await self._write_rest(session, events, attempt, result)
-        return True
+            self._write_rest(conn, events, attempt, result)
+            return True
+
+        return await self._write(save)
 
     async def claim_task(
         self,
@@ -291,41 +274,48 @@ class SqlStore(TokenQueries, AdminQueries):
         worker_id = task.worker_id
         if worker_id is None:
             raise ValueError("a claimed task names its worker")
-        async with self._write() as session:
-            # Serialise claims on this worker across every master process: the row lock
-            # (PostgreSQL) or the database write lock (SQLite, taken by BEGIN IMMEDIATE
-            # semantics of the first write below) is held until commit.
-            lock = select(WorkerRow.worker_id).where(WorkerRow.worker_id == worker_id)
-            if self._dialect == "postgresql":
-                lock = lock.with_for_update()
-            else:
-                await session.execute(
-                    update(WorkerRow)
-                    .where(WorkerRow.worker_id == worker_id)
-                    .values(worker_id=WorkerRow.worker_id)
-                )
-            if (await session.execute(lock)).first() is None:
+
+        def claim(conn: Connection) -> Claim:
+            if not self._lock_worker(conn, worker_id):
                 return Claim.NO_CAPACITY
-            held = (
-                await session.execute(
-                    select(
-                        func.coalesce(func.sum(TaskRow.req_cpu), 0.0),
-                        func.coalesce(func.sum(TaskRow.req_memory_gb), 0.0),
-                        func.coalesce(func.sum(TaskRow.req_storage_gb), 0.0),
-                        func.coalesce(func.sum(TaskRow.req_gpu), 0),
-                    ).where(
-                        TaskRow.worker_id == worker_id,
-                        TaskRow.status.in_([s.value for s in HOLDING]),
-                    )
-                )
-            ).one()
-            used = Resources(float(held[0]), float(held[1]), float(held[2]), int(held[3]))
-            if not (used + task.request).fits_in(capacity):
+            if not (self._held(conn, worker_id) + task.request).fits_in(capacity):
                 return Claim.NO_CAPACITY
-            if not await self._cas(session, task, TaskStatus.QUEUED, expected_epoch):
+            if not self._cas(conn, task, TaskStatus.QUEUED, expected_epoch):
                 return Claim.TASK_CHANGED
-            await self._write_rest(session, events, attempt, None)
-        return Claim.CLAIMED
+            self._write_rest(conn, events, attempt, None)
+            return Claim.CLAIMED
+
+        return await self._write(claim)
+
+    def _lock_worker(self, conn: Connection, worker_id: str) -> bool:
+        """Serialise claims on this worker across every master process: the row lock
+        (PostgreSQL) or the database write lock (SQLite, taken by its first write) is
+        held until commit. False: no such worker."""
+        lock = select(WorkerRow.worker_id).where(WorkerRow.worker_id == worker_id)
+        if self._dialect == "postgresql":
+            lock = lock.with_for_update()
+        else:
+            conn.execute(
+                update(WorkerRow)
+                .where(WorkerRow.worker_id == worker_id)
+                .values(worker_id=WorkerRow.worker_id)
+            )
+        return conn.execute(lock).first() is not None
+
+    def _held(self, conn: Connection, worker_id: str) -> Resources:
+        """What the tasks holding a place on the worker request, together."""
+        held = conn.execute(
+            select(
+                func.coalesce(func.sum(TaskRow.req_cpu), 0.0),
+                func.coalesce(func.sum(TaskRow.req_memory_gb), 0.0),
+                func.coalesce(func.sum(TaskRow.req_storage_gb), 0.0),
+                func.coalesce(func.sum(TaskRow.req_gpu), 0),
+            ).where(
+                TaskRow.worker_id == worker_id,
+                TaskRow.status.in_([s.value for s in HOLDING]),
+            )
+        ).one()
+        return Resources(float(held[0]), float(held[1]), float(held[2]), int(held[3]))
 
     async def sla_counts(self) -> list[SlaCount]:
         met = func.sum(case((TaskRow.sla_met.is_(True), 1), else_=0))
@@ -335,8 +325,7 @@ class SqlStore(TokenQueries, AdminQueries):
             .group_by(TaskRow.task_type, TaskRow.scheduler)
             .order_by(TaskRow.task_type, TaskRow.scheduler)
         )
-        async with self._sessions() as session:
-            found = (await session.execute(stmt)).all()
+        found = await self._all(stmt)
         return [SlaCount(t, sched, int(m), int(n)) for t, sched, m, n in found]
 
     async def list_events(self, task_id: str) -> list[TaskEvent]:
@@ -347,7 +336,7 @@ class SqlStore(TokenQueries, AdminQueries):
         stmt = select(AssignmentRow).where(
             AssignmentRow.task_id == task_id, AssignmentRow.epoch == epoch
         )
-        row = await self._one(stmt)
+        row = await self._row(stmt)
         return None if row is None else rows.attempt_of(row)
 
     async def get_current(self, task_id: str) -> tuple[Task, Attempt | None] | None:
@@ -368,21 +357,24 @@ class SqlStore(TokenQueries, AdminQueries):
         return [rows.attempt_of(r) for r in await self._all(stmt)]
 
     async def get_result(self, task_id: str) -> TaskResult | None:
-        row = await self._one(select(ResultRow).where(ResultRow.task_id == task_id))
+        row = await self._row(select(ResultRow).where(ResultRow.task_id == task_id))
         return None if row is None else rows.result_of(row)
 
     # output files
 
     async def replace_files(self, task_id: str, files: Sequence[OutputFile]) -> None:
-        async with self._write() as session:
-            await session.execute(delete(FileRow).where(FileRow.task_id == task_id))
-            # Keyed by path: a path named twice is one file (the last entry wins).
-            rows = {
-                f.path: {"task_id": task_id, "path": f.path, "size": f.size, "sha256": f.sha256}
-                for f in files
-            }
-            if rows:
-                await session.execute(insert(FileRow), list(rows.values()))
+        # Keyed by path: a path named twice is one file (the last entry wins).
+        values = {
+            f.path: {"task_id": task_id, "path": f.path, "size": f.size, "sha256": f.sha256}
+            for f in files
+        }
+
+        def replace(conn: Connection) -> None:
+            conn.execute(delete(FileRow).where(FileRow.task_id == task_id))
+            if values:
+                conn.execute(insert(FileRow), list(values.values()))
+
+        await self._write(replace)
 
     async def file_totals(self, task_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
         if not task_ids:
@@ -392,8 +384,7 @@ class SqlStore(TokenQueries, AdminQueries):
             .where(FileRow.task_id.in_(list(task_ids)))
             .group_by(FileRow.task_id)
         )
-        async with self._sessions() as session:
-            found = (await session.execute(stmt)).all()
+        found = await self._all(stmt)
         return {task_id: (int(count), int(size)) for task_id, count, size in found}
 
     async def list_files(self, task_id: str) -> list[OutputFile]:
@@ -401,7 +392,7 @@ class SqlStore(TokenQueries, AdminQueries):
         return [OutputFile(r.path, r.size, r.sha256) for r in await self._all(stmt)]
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self._db.close()
 
 
 if TYPE_CHECKING:

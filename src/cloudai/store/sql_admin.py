@@ -7,9 +7,10 @@ A mixin of `SqlStore`, like `TokenQueries`; it uses only the store's session hel
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from cloudai.domain.errors import Conflict
@@ -30,15 +31,11 @@ from cloudai.store.tables import (
 )
 
 
-def _registration_of(r: RegistrationRow) -> Registration:
+def _registration_of(r: Any) -> Registration:
     return Registration(
         r.token_hash, r.address, rows.utc(r.created_at), rows.utc(r.expires_at), r.worker_id,
         rows.utc_opt(r.used_at), r.used_by,
     )  # fmt: skip
-
-
-def _count(outcome: Any) -> int:
-    return cast(CursorResult[Any], outcome).rowcount
 
 
 class AdminQueries:
@@ -55,24 +52,20 @@ class AdminQueries:
         if disabled is not None:
             values["disabled"] = disabled
         if values:
-            async with self._write() as session:
-                await session.execute(
-                    update(UserRow).where(UserRow.user_id == user_id).values(**values)
-                )
-        row = await self._one(select(UserRow).where(UserRow.user_id == user_id))
+            flagged = update(UserRow).where(UserRow.user_id == user_id).values(**values)
+            await self._write(lambda conn: conn.execute(flagged))
+        row = await self._row(select(UserRow).where(UserRow.user_id == user_id))
         return None if row is None else rows.user_of(row)
 
     async def delete_api_tokens(self: _Sessions, user_id: str) -> int:
-        async with self._write() as session:
-            outcome = await session.execute(
-                delete(ApiTokenRow).where(ApiTokenRow.user_id == user_id)
-            )
-        return _count(outcome)
+        gone = delete(ApiTokenRow).where(ApiTokenRow.user_id == user_id)
+        count: int = await self._write(lambda conn: conn.execute(gone).rowcount)
+        return count
 
     async def add_registration(self: _Sessions, registration: Registration) -> None:
+        added = insert(RegistrationRow).values(rows.columns(registration))
         try:
-            async with self._write() as session:
-                await session.execute(insert(RegistrationRow).values(rows.columns(registration)))
+            await self._write(lambda conn: conn.execute(added))
         except IntegrityError as exc:
             raise Conflict("that registration token exists") from exc
 
@@ -90,10 +83,9 @@ class AdminQueries:
             )
             .values(used_at=rows.utc(at), used_by=worker_id)
         )
-        async with self._write() as session:
-            if _count(await session.execute(redeem)) != 1:
-                return None
-        row = await self._one(
+        if not await self._write(lambda conn: conn.execute(redeem).rowcount == 1):
+            return None
+        row = await self._row(
             select(RegistrationRow).where(RegistrationRow.token_hash == token_hash)
         )
         return None if row is None else _registration_of(row)
@@ -106,19 +98,17 @@ class AdminQueries:
 
     async def prune_registrations(self: _Sessions, expired_before: datetime) -> int:
         gone = delete(RegistrationRow).where(RegistrationRow.expires_at < rows.utc(expired_before))
-        async with self._write() as session:
-            return _count(await session.execute(gone))
+        count: int = await self._write(lambda conn: conn.execute(gone).rowcount)
+        return count
 
     async def delete_worker(self: _Sessions, worker_id: str) -> bool:
-        async with self._write() as session:
-            outcome = await session.execute(
-                delete(WorkerRow).where(WorkerRow.worker_id == worker_id)
-            )
-        return _count(outcome) == 1
+        gone = delete(WorkerRow).where(WorkerRow.worker_id == worker_id)
+        return await self._write(lambda conn: conn.execute(gone).rowcount == 1)
 
     async def delete_task(self: _Sessions, task_id: str) -> bool:
-        async with self._write() as session:
+        def delete_all(conn: Connection) -> bool:
             for table in (EventRow, AssignmentRow, ResultRow, FileRow):
-                await session.execute(delete(table).where(table.task_id == task_id))
-            outcome = await session.execute(delete(TaskRow).where(TaskRow.task_id == task_id))
-        return _count(outcome) == 1
+                conn.execute(delete(table).where(table.task_id == task_id))
+            return conn.execute(delete(TaskRow).where(TaskRow.task_id == task_id)).rowcount == 1
+
+        return await self._write(delete_all)

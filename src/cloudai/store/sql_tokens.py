@@ -6,13 +6,13 @@ store's session helpers, which `_Sessions` names.
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from cloudai.domain.errors import Conflict
@@ -20,53 +20,56 @@ from cloudai.domain.users import ApiToken
 from cloudai.store import rows
 from cloudai.store.tables import ApiTokenRow, UserRow
 
+T = TypeVar("T")
+
 
 class _Sessions(Protocol):
-    def _write(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]: ...
+    async def _write(self, work: Callable[[Connection], T]) -> T: ...
 
-    async def _one(self, stmt: Executable) -> Any: ...
+    async def _row(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> Any: ...
 
     async def _all(self, stmt: Executable) -> list[Any]: ...
 
 
-def _token_of(r: ApiTokenRow) -> ApiToken:
+def _token_of(r: Any) -> ApiToken:
     return ApiToken(
         r.token_id, r.user_id, r.name, r.token_hash, rows.utc(r.created_at),
         rows.utc_opt(r.expires_at), rows.utc_opt(r.last_used_at),
     )  # fmt: skip
 
 
-async def _bump(session: AsyncSession, user_id: str, **values: Any) -> int | None:
+def _bump(user_id: str, **values: Any) -> Callable[[Connection], int | None]:
     """Increment the user's session generation (setting `values` too); the new one."""
     bumped = update(UserRow).where(UserRow.user_id == user_id)
     bumped = bumped.values(session_generation=UserRow.session_generation + 1, **values)
-    outcome = cast(CursorResult[Any], await session.execute(bumped))
-    if outcome.rowcount != 1:
-        return None
-    # Our own uncommitted row: the update holds its lock until commit.
-    stmt = select(UserRow.session_generation).where(UserRow.user_id == user_id)
-    generation: int = (await session.execute(stmt)).scalar_one()
-    return generation
+
+    def bump(conn: Connection) -> int | None:
+        if conn.execute(bumped).rowcount != 1:
+            return None
+        # Our own uncommitted row: the update holds its lock until commit.
+        stmt = select(UserRow.session_generation).where(UserRow.user_id == user_id)
+        generation: int = conn.execute(stmt).scalar_one()
+        return generation
+
+    return bump
 
 
 class TokenQueries:
     async def set_password(self: _Sessions, user_id: str, password_hash: str) -> int | None:
-        async with self._write() as session:
-            return await _bump(session, user_id, password_hash=password_hash)
+        return await self._write(_bump(user_id, password_hash=password_hash))
 
     async def revoke_sessions(self: _Sessions, user_id: str) -> int | None:
-        async with self._write() as session:
-            return await _bump(session, user_id)
+        return await self._write(_bump(user_id))
 
     async def add_api_token(self: _Sessions, token: ApiToken) -> None:
+        added = insert(ApiTokenRow).values(rows.columns(token))
         try:
-            async with self._write() as session:
-                await session.execute(insert(ApiTokenRow).values(rows.columns(token)))
+            await self._write(lambda conn: conn.execute(added))
         except IntegrityError as exc:
             raise Conflict(f"API token {token.token_id!r} exists") from exc
 
     async def get_api_token(self: _Sessions, token_hash: str) -> ApiToken | None:
-        row = await self._one(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash))
+        row = await self._row(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash))
         return None if row is None else _token_of(row)
 
     async def list_api_tokens(self: _Sessions, user_id: str) -> list[ApiToken]:
@@ -81,17 +84,14 @@ class TokenQueries:
         gone = delete(ApiTokenRow).where(
             ApiTokenRow.token_id == token_id, ApiTokenRow.user_id == user_id
         )
-        async with self._write() as session:
-            outcome = cast(CursorResult[Any], await session.execute(gone))
-        return outcome.rowcount == 1
+        return await self._write(lambda conn: conn.execute(gone).rowcount == 1)
 
     async def touch_api_token(self: _Sessions, token_id: str, at: datetime) -> None:
         used = update(ApiTokenRow).where(ApiTokenRow.token_id == token_id)
-        async with self._write() as session:
-            await session.execute(used.values(last_used_at=rows.utc(at)))
+        used = used.values(last_used_at=rows.utc(at))
+        await self._write(lambda conn: conn.execute(used))
 
     async def prune_api_tokens(self: _Sessions, expired_before: datetime) -> int:
         gone = delete(ApiTokenRow).where(ApiTokenRow.expires_at < rows.utc(expired_before))
-        async with self._write() as session:
-            outcome = cast(CursorResult[Any], await session.execute(gone))
-        return outcome.rowcount
+        count: int = await self._write(lambda conn: conn.execute(gone).rowcount)
+        return count
