@@ -6,7 +6,9 @@ every task, and attribute access on lists is what makes 1,000 workers affordable
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 
 from cloudai.domain.resources import Resources
 from cloudai.scheduling.snapshot import WorkerView
@@ -15,6 +17,9 @@ from cloudai.scheduling.snapshot import WorkerView
 # task "not fit" by 1e-15.
 EPSILON = 1e-9
 NOT_RESERVED = -1
+
+# (how many workers, their total, free cpu, memory, storage, gpu)
+WorkerGroup = tuple[int, Resources, float, float, float, int]
 
 
 class FreeCapacity:
@@ -28,8 +33,11 @@ class FreeCapacity:
 
     __slots__ = (
         "bound",
+        "changes",
         "cpu",
         "gpu",
+        "grouped",
+        "grouped_at",
         "ids",
         "index_of",
         "memory",
@@ -52,6 +60,9 @@ class FreeCapacity:
         self.reserved = NOT_RESERVED
         self.bound: tuple[float, float, float, int] = (0.0, 0.0, 0.0, 0)
         self.refresh_bound()
+        self.changes = 0  # placements so far
+        self.grouped: list[WorkerGroup] | None = None
+        self.grouped_at = -1  # `changes` when `groups` was last asked for
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -83,6 +94,25 @@ class FreeCapacity:
         self.memory[i] -= request.memory_gb
         self.storage[i] -= request.storage_gb
         self.gpu[i] -= request.gpu
+        self.changes += 1
+
+    def groups(self, only: int | None = None) -> Iterable[WorkerGroup]:
+        """The schedulable workers (or worker `only`) as groups of those alike in total
+        and free capacity. Asked again with no placement in between (as when nothing
+        fits and every distinct request is refused in turn) the alike are counted once
+        and kept; otherwise each worker is its own group, since counting costs more than
+        one look at each."""
+        if only is not None:
+            i = only
+            return [(1, self.totals[i], self.cpu[i], self.memory[i], self.storage[i], self.gpu[i])]
+        columns = (self.totals, self.cpu, self.memory, self.storage, self.gpu)
+        if self.grouped_at != self.changes:
+            self.grouped, self.grouped_at = None, self.changes
+            return zip(repeat(1, len(self)), *columns, strict=True)
+        if self.grouped is None:
+            alike = Counter(zip(*columns, strict=True))
+            self.grouped = [(n, *worker) for worker, n in alike.items()]
+        return self.grouped
 
     def reserve(self, i: int) -> None:
         self.reserved = i

@@ -15,7 +15,10 @@ Rules, whatever the policy:
 
 Unplaceable tasks stay cheap: a request above the largest free amount of any worker is
 refused without a scan, and a request that found no worker once in a pass is refused
-again at once (capacity only shrinks within a pass), its reason computed once.
+again at once (capacity only shrinks within a pass), its reason computed once. So is a
+request no schedulable worker's total fits. Such settled requests are looked up by their
+values as a plain tuple: hashing and comparing `Resources` runs in Python, three times
+slower, and a pass with nothing free does little else per task.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from cloudai.scheduling.capacity import FreeCapacity
 from cloudai.scheduling.ordering import order_queue
 from cloudai.scheduling.reservation import soonest_fit
 from cloudai.scheduling.snapshot import Placement, Plan, QueuedTaskView, Snapshot
+
+# A request's values (cpu, memory, storage, gpu): equal exactly when the requests are.
+RequestKey = tuple[float, float, float, int]
 
 
 class Chooser(Protocol):
@@ -76,18 +82,24 @@ class PlanningPass:
         self.registered = {w.worker_id: w for w in snapshot.workers}
         self.running = Counter(r.user_id for r in snapshot.running)
         self.plan = Plan(cursor=snapshot.cursor)
-        self.reach: dict[Resources, Reach] = {}
-        self.refused: dict[Resources, str] = {}  # request -> shortage reason, this pass
+        self.reach: dict[RequestKey, Reach] = {}
+        self.refused: dict[RequestKey, str] = {}  # request -> shortage reason, this pass
+        # Requests decided for the rest of the pass (refused, or never fitting a
+        # schedulable worker), with their reason: only the shortcut `_consider` takes
+        # (`refused` is what the long way reads), so it can be checked against it.
+        self.settled: dict[RequestKey, str] = {}
         self.reserved_task: str | None = None
         self.placed_here: list[tuple[int, QueuedTaskView]] = []
 
     def run(self) -> Plan:
         ordered = order_queue(self.snapshot.queue, self.snapshot.usage, self.snapshot.tau)
-        for position, task in enumerate(ordered, start=1):
-            self.plan.positions[task.task_id] = position
-            reason = self._consider(task)
+        ids = [task.task_id for task in ordered]
+        self.plan.positions.update(zip(ids, range(1, len(ids) + 1), strict=True))
+        pending, consider = self.plan.pending, self._consider
+        for task in ordered:
+            reason = consider(task)
             if reason is not None:
-                self.plan.pending[task.task_id] = reason
+                pending[task.task_id] = reason
         self.plan.cursor = self.chooser.cursor()
         return self.plan
 
@@ -100,19 +112,32 @@ class PlanningPass:
             return reasons.user_cap(limit)
         if task.target_worker_id is not None:
             return self._consider_targeted(task, task.target_worker_id)
-        reach = self._reach(task.request)
-        if reach is Reach.NEVER:
-            return reasons.never_fits(task.request, self.snapshot.workers)
-        if reach is Reach.ONLY_UNSCHEDULABLE:
-            return reasons.ONLY_UNSCHEDULABLE
         request = task.request
-        if request in self.refused or self.capacity.above_bound(request):
-            return self._wait(task, None)
+        key = (request.cpu, request.memory_gb, request.storage_gb, request.gpu)
+        settled = self.settled.get(key)
+        if settled is not None:
+            return settled
+        return self._decide(task, key)
+
+    def _decide(self, task: QueuedTaskView, key: RequestKey) -> str | None:
+        """Place a task not pinned to a worker, or say why it waits, the long way."""
+        request = task.request
+        reach = self._reach(request, key)
+        if reach is not Reach.SCHEDULABLE:
+            why = (
+                reasons.ONLY_UNSCHEDULABLE
+                if reach is Reach.ONLY_UNSCHEDULABLE
+                else reasons.never_fits(request, self.snapshot.workers)
+            )
+            self.settled[key] = why  # the totals do not change within a pass
+            return why
+        if self.capacity.above_bound(request):
+            return self._wait(task, key)
         index = self.chooser.choose(task)
         if index is None:
             # A full scan found nothing: tighten the bound so the like fail fast.
             self.capacity.refresh_bound()
-            return self._wait(task, None)
+            return self._wait(task, key)
         self._commit(task, index)
         return None
 
@@ -129,7 +154,7 @@ class PlanningPass:
             assert self.reserved_task is not None  # a reserved worker has its task
             return reasons.behind_reservation(self.reserved_task)
         if not self.capacity.fits(index, task.request):
-            return self._wait(task, index)
+            return self._wait(task, None, index)
         self._commit(task, index)
         return None
 
@@ -140,31 +165,33 @@ class PlanningPass:
         self.running[task.user_id] += 1
         self.placed_here.append((index, task))
 
-    def _wait(self, task: QueuedTaskView, target: int | None) -> str:
-        """The reason a task that fits no free capacity now waits; the first such task
-        of the pass reserves a worker."""
+    def _wait(self, task: QueuedTaskView, key: RequestKey | None, target: int | None = None) -> str:
+        """The reason a task that fits no free capacity now waits (`key`: its request's,
+        when it is not pinned to worker `target`); the first such task of the pass
+        reserves a worker."""
         capacity, request = self.capacity, task.request
         if self.reserved_task is None:
-            return self._reserve(task, target)
-        if target is not None:
+            return self._reserve(task, key, target)
+        if key is None:
             return reasons.shortage(request, capacity, target)
-        why = self.refused.get(request)
+        why = self.refused.get(key)
         if why is None:
             # Stable for the pass: the reserved worker takes nothing more.
             if capacity.fits(capacity.reserved, request):
                 why = reasons.behind_reservation(self.reserved_task)
             else:
                 why = reasons.shortage(request, capacity)
-            self.refused[request] = why
+            self.refused[key] = why
+        self.settled[key] = why
         return why
 
-    def _reserve(self, task: QueuedTaskView, target: int | None) -> str:
+    def _reserve(self, task: QueuedTaskView, key: RequestKey | None, target: int | None) -> str:
         capacity, request = self.capacity, task.request
         why = reasons.shortage(request, capacity, target)
         candidates = range(len(capacity)) if target is None else (target,)
         chosen = soonest_fit(request, capacity, candidates, self._releases())
-        if target is None:
-            self.refused[request] = why
+        if key is not None:
+            self.refused[key] = self.settled[key] = why
         if chosen is None:  # unreachable: the caller checked some total fits
             return why
         self.reserved_task = task.task_id
@@ -172,8 +199,8 @@ class PlanningPass:
         self.plan.reservations[task.task_id] = capacity.ids[chosen]
         return f"{why}; {reasons.reserved_for_it(capacity.ids[chosen])}"
 
-    def _reach(self, request: Resources) -> Reach:
-        known = self.reach.get(request)
+    def _reach(self, request: Resources, key: RequestKey) -> Reach:
+        known = self.reach.get(key)
         if known is None:
             known = Reach.NEVER
             for worker in self.snapshot.workers:
@@ -182,7 +209,7 @@ class PlanningPass:
                         known = Reach.SCHEDULABLE
                         break
                     known = Reach.ONLY_UNSCHEDULABLE
-            self.reach[request] = known
+            self.reach[key] = known
         return known
 
     def _releases(self) -> dict[int, list[tuple[float, Resources]]]:

@@ -68,24 +68,26 @@ def target_never_fits(request: Resources, worker: WorkerView) -> str:
 def shortage(request: Resources, capacity: FreeCapacity, only: int | None = None) -> str:
     """What is exhausted on the schedulable workers that could ever fit `request` (or on
     worker `only`), e.g. "memory exhausted on 3 workers" or "no worker with 1 free GPU"."""
-    indexes = range(len(capacity)) if only is None else (only,)
     cpu, memory = request.cpu - EPSILON, request.memory_gb - EPSILON
     storage, gpu = request.storage_gb - EPSILON, request.gpu
-    short = {"cpu": 0, "memory": 0, "storage": 0, "gpu": 0}
-    candidates = 0
-    for i in indexes:
-        total = capacity.totals[i]
+    candidates = short_cpu = short_memory = short_storage = short_gpu = 0
+    for n, total, free_cpu, free_memory, free_storage, free_gpu in capacity.groups(only):
         if total.cpu < cpu or total.memory_gb < memory or total.storage_gb < storage:
             continue  # too small ever to fit: not the shortage to report
         if total.gpu < gpu:
             continue
-        candidates += 1
-        short["cpu"] += capacity.cpu[i] < cpu
-        short["memory"] += capacity.memory[i] < memory
-        short["storage"] += capacity.storage[i] < storage
-        short["gpu"] += capacity.gpu[i] < gpu
-    if gpu > 0 and candidates and short["gpu"] == candidates:
+        candidates += n
+        if free_cpu < cpu:
+            short_cpu += n
+        if free_memory < memory:
+            short_memory += n
+        if free_storage < storage:
+            short_storage += n
+        if free_gpu < gpu:
+            short_gpu += n
+    if gpu > 0 and candidates and short_gpu == candidates:
         return f"no worker with {gpu} free GPU{'s' if gpu != 1 else ''}"
+    short = {"cpu": short_cpu, "memory": short_memory, "storage": short_storage, "gpu": short_gpu}
     parts = [
         f"{dim} exhausted on {n} worker{'s' if n != 1 else ''}" for dim, n in short.items() if n
     ]
