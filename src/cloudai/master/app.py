@@ -216,6 +216,9 @@ class MasterApp:
             port=self.settings.http_port,
             log_level="warning",
             lifespan="off",
+            # Compressing every log chunk cost the master more CPU than it saved on a
+            # LAN (the logs benchmark: the send was most of its time).
+            ws_per_message_deflate=False,
         )
         server = self._http = _QuietServer(config)
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -173,13 +173,9 @@ class LogStream:
                 live = _until_over(pieces, moved, over, self._recheck_s)
                 async with aclosing(live):
                     async for piece in live:
-                        skip = max(0, offset - piece.offset)  # never repeat a byte
-                        if len(piece.data) > skip:
-                            yield LogBytes(
-                                attempt, piece.offset + skip, piece.data[skip:], piece.stream,
-                                piece.at_ms,
-                            )  # fmt: skip
-                            offset = piece.offset + len(piece.data)
+                        for cut in _cut(attempt, piece, offset, self._chunk):
+                            yield cut
+                            offset = cut.end
         except (Unavailable, NotFound):
             return  # the worker is gone or has dropped it; the stored copy may still come
 
@@ -225,6 +221,15 @@ async def _until_over(
         closing = getattr(it, "aclose", None)
         if closing is not None:
             await closing()
+
+
+def _cut(attempt: int, piece: LogPiece, offset: int, chunk: int) -> Iterator[LogBytes]:
+    """The bytes of `piece` from `offset` on (never repeat a byte), in pieces of at most
+    `chunk` bytes whatever size the worker sends: clients get bounded messages."""
+    begin = max(offset, piece.offset)
+    for at in range(begin, piece.offset + len(piece.data), chunk):
+        data = piece.data[at - piece.offset : at - piece.offset + chunk]
+        yield LogBytes(attempt, at, data, piece.stream, piece.at_ms)
 
 
 async def _cancel(task: asyncio.Future[Any]) -> None:

@@ -60,22 +60,31 @@ class LogService:
             pass
         if epoch < task.epoch:  # an earlier attempt whose log never reached the master
             return LogSlice(task, b"", offset, offset, True, epoch)
-        data = await self._from_worker(task, offset, limit)
-        return LogSlice(task, data, offset, offset + len(data), False, epoch)
+        data, ended = await self._from_worker(task, offset, limit)
+        # A final task whose worker holds no more of the log: it shipped all there is
+        # (a task that printed nothing ships no log).
+        complete = ended and task.status.is_terminal
+        return LogSlice(task, data, offset, offset + len(data), complete, epoch)
 
-    async def _from_worker(self, task: Task, offset: int, limit: int) -> bytes:
+    async def _from_worker(self, task: Task, offset: int, limit: int) -> tuple[bytes, bool]:
+        """The bytes from `offset` (at most `limit`), and whether they end the attempt's
+        log there: the worker said so, dropped the attempt (delivered), or is gone."""
         worker = self._registry.get(task.worker_id) if task.worker_id else None
         if worker is None:
-            return b""
+            return b"", True
         parts: list[bytes] = []
-        size = 0
+        size, ended = 0, False
         try:
             pieces = self._gateway.stream_logs(worker, task.task_id, task.epoch, offset, False)
             async for piece in pieces:
                 parts.append(piece.data)
                 size += len(piece.data)
+                ended = piece.complete
                 if size >= limit:
                     break
-        except (Unavailable, NotFound):
-            return b""  # the worker is gone or has dropped it; the upload may still come
-        return b"".join(parts)[:limit]
+        except Unavailable:
+            return b"", False  # unreachable for now: its upload may still come
+        except NotFound:
+            return b"", True  # it has dropped the attempt: delivered what there was
+        data = b"".join(parts)
+        return data[:limit], ended and len(data) <= limit

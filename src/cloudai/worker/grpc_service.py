@@ -4,22 +4,28 @@ Every call must carry the credential this worker received when it joined."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from pathlib import Path
 
 from cloudai._proto import cluster_pb2 as pb
 from cloudai.domain.errors import CloudAIError, NotFound, Unauthorized
-from cloudai.domain.log_index import split
+from cloudai.domain.log_index import Segment, split
 from cloudai.rpc import convert
 from cloudai.rpc.credentials import CREDENTIAL_HEADER, same_secret
 from cloudai.rpc.errors import abort_with
 from cloudai.rpc.servicers import Context, WorkerSide, metadata
 from cloudai.worker.invitation import Invitation
 from cloudai.worker.logcap import IndexReader
+from cloudai.worker.logwatch import LogWatch
 from cloudai.worker.outputs import read_at
 from cloudai.worker.runner import AttemptRun, Runner
 
-_LOG_CHUNK = 64 * 1024
-_FOLLOW_POLL_S = 0.2
+_FIRST_READ = 64 * 1024  # caught up: small pieces, sent at once
+_MAX_READ = 1024 * 1024  # behind: doubled up to this (the master takes 4 MiB messages)
+_SAFETY_NET_S = 1.0  # a watched log is read again at least this often
+_POLL_S = 0.2  # an unwatched one (no inotify): this often
+_GATHER_S = 0.005  # woken by a write: gather this long before reading (see _pieces)
 
 
 class WorkerService(WorkerSide):
@@ -36,6 +42,7 @@ class WorkerService(WorkerSide):
         self._credential = credential
         self._grace_s = grace_s
         self._invitation = invitation
+        self._log_watch = LogWatch()
 
     def _check(self, context: Context) -> None:
         given = metadata(context).get(CREDENTIAL_HEADER, "")
@@ -82,37 +89,68 @@ class WorkerService(WorkerSide):
                 raise NotFound(f"task {request.task_id} is not on this worker")
         except CloudAIError as exc:
             await abort_with(context, exc)
-        async for chunk in _log_chunks(run, request.offset, request.follow):
+        async for chunk in _log_chunks(run, request.offset, request.follow, self._log_watch):
             yield chunk
 
 
-async def _log_chunks(run: AttemptRun, offset: int, follow: bool) -> AsyncIterator[pb.LogChunk]:
+async def _log_chunks(
+    run: AttemptRun, offset: int, follow: bool, watch: LogWatch
+) -> AsyncGenerator[pb.LogChunk, None]:
     """Bytes from `offset`; with follow, keep going until the attempt ends, then
-    finish with a chunk that carries the final status and exit code."""
-    task_id = run.spec.task_id
-    offset = max(offset, 0)
-    index = IndexReader(run.spec.log_path)
+    finish with a chunk that carries the final status and exit code. Caught up, it
+    sleeps until the log is written (or the attempt ends)."""
+    path = run.spec.log_path
+    with watch.growth(path) if follow else contextlib.nullcontext() as grown:
+        wake = grown or asyncio.Event()
+        ended = asyncio.ensure_future(run.done.wait())
+        ended.add_done_callback(lambda _: wake.set())
+        try:
+            wait_s = _SAFETY_NET_S if grown else _POLL_S
+            async with contextlib.aclosing(_pieces(run, offset, follow, wake, wait_s)) as pieces:
+                async for chunk in pieces:
+                    yield chunk
+        finally:
+            ended.cancel()
+
+
+async def _pieces(
+    run: AttemptRun, offset: int, follow: bool, wake: asyncio.Event, wait_s: float
+) -> AsyncGenerator[pb.LogChunk, None]:
+    task_id, path = run.spec.task_id, run.spec.log_path
+    index = IndexReader(path)
+    offset, size = max(offset, 0), _FIRST_READ
     while True:
         finished = run.done.is_set()  # read before draining: no byte is missed
+        wake.clear()  # before the read: a write after it sets it again
         try:
-            data = await asyncio.to_thread(read_at, run.spec.log_path, offset, _LOG_CHUNK)
+            data, segments = await asyncio.to_thread(_read, path, index, offset, size)
         except FileNotFoundError:  # delivered and cleaned up meanwhile: the master has it
-            data, finished = b"", True
+            data, segments, finished = b"", [], True
         if data:
-            # Read after the bytes: a segment is written before the bytes it tells of.
-            segments = await asyncio.to_thread(index.read)
             for piece in split(segments, offset, data):
                 yield convert.log_piece_to_proto(
                     task_id, piece.offset, piece.data, piece.stream, piece.at_ms
                 )
             offset += len(data)
+            size = min(size * 2, _MAX_READ) if len(data) == size else _FIRST_READ
             continue
         if finished:
             yield _final_chunk(run, offset)
             return
         if not follow:
             return
-        await asyncio.sleep(_FOLLOW_POLL_S)  # the executor writes from another thread
+        with contextlib.suppress(TimeoutError):  # the safety net for a missed wake-up
+            await asyncio.wait_for(wake.wait(), wait_s)
+        # Let a task that prints line by line write some more: tens of lines a message,
+        # not one (a message costs every hop CPU), for a few ms of latency.
+        await asyncio.sleep(_GATHER_S)
+
+
+def _read(path: Path, index: IndexReader, offset: int, size: int) -> tuple[bytes, list[Segment]]:
+    """Up to `size` bytes from `offset` and the index as far as they go (blocking).
+    The index is read after the bytes: a segment is written before the bytes it tells of."""
+    data = read_at(path, offset, size)
+    return data, index.read() if data else []
 
 
 def _final_chunk(run: AttemptRun, offset: int) -> pb.LogChunk:

@@ -28,6 +28,8 @@ def script(spec: ExecutionSpec) -> FakeRun:
         return FakeRun(lines=MANY, block=True)
     if command == "split":
         return FakeRun(lines=SPLIT, block=True)
+    if command == "silent":
+        return FakeRun(lines=[])
     if command == "retry":  # the first attempt's executor breaks: a counted retry
         if spec.epoch == 1:
             return FakeRun(lines=["first attempt"], exit_code=None, error="executor broke")
@@ -109,6 +111,22 @@ async def test_a_character_split_between_reads_stays_whole(cluster: Cluster) -> 
     # The boundary's message ends before the cut character; the next one starts with it.
     cut = next(m for m in stored if m["type"] == "log" and m["offset"] > 0)
     assert cut["offset"] == 65_535 and cut["data"].startswith("€")
+
+
+async def test_a_task_that_printed_nothing_reads_as_an_empty_finished_log(
+    cluster: Cluster,
+) -> None:
+    task_id = await cluster.submit("silent")
+    await cluster.wait(task_id, "completed")
+    read = (await cluster.http.get(f"/api/tasks/{task_id}/logs")).json()
+    assert (read["logs"], read["next_offset"], read["complete"]) == ("", 0, True)
+    raw = await cluster.http.get(f"/api/tasks/{task_id}/logs/stream", params={"follow": "true"})
+    assert (raw.status_code, raw.text) == (200, "")
+    tail = await cluster.http.get(f"/api/tasks/{task_id}/logs/stream", params={"tail": 5})
+    assert (tail.status_code, tail.text) == (200, "")
+    async with ws(cluster.master.http_port, f"/ws/tasks/{task_id}/logs", token(cluster)) as client:
+        closed = await until_closed(client)
+    assert [m["type"] for m in closed.messages] == ["connected", "complete"]
 
 
 async def test_a_follower_goes_on_into_the_retry(cluster: Cluster) -> None:
