@@ -15,7 +15,7 @@ import asyncio
 from collections import Counter
 
 from cloudai.domain.resources import Resources
-from cloudai.domain.task import HOLDING, Task, TaskStatus
+from cloudai.domain.task import HOLDING, Attempt, Task, TaskStatus
 from cloudai.master.lifecycle import iter_tasks
 from cloudai.ports import Store
 from cloudai.scheduling.snapshot import QueuedTaskView
@@ -39,6 +39,9 @@ class TaskIndex:
         self._queued: dict[str, QueuedTaskView] = {}
         self._queued_tasks: dict[str, Task] = {}  # the same tasks, whole, for claims
         self._holding: dict[str, Task] = {}
+        # The current attempt of a holding task, as this master last wrote it (none for
+        # what a rebuild read: those come from the store when asked for).
+        self._attempts: dict[str, Attempt] = {}
         self._ordered: tuple[QueuedTaskView, ...] | None = ()  # None: re-sort on read
         self._requests: Counter[Resources] = Counter()  # of queued tasks not pinned
         # The last split of the queue: (requests left out, kept views, left-out ids).
@@ -48,7 +51,7 @@ class TaskIndex:
         self._stale = True  # nothing loaded yet
         # While a rebuild reads the database, what the writer records meanwhile is kept
         # and replayed over what was read (the read may predate those commits).
-        self._during_rebuild: list[Task] | None = None
+        self._during_rebuild: list[tuple[Task, Attempt | None]] | None = None
         self._rebuilding = asyncio.Lock()  # one rebuild at a time (a pass, an agent's fetch)
 
     @property
@@ -78,18 +81,21 @@ class TaskIndex:
         finally:
             replay, self._during_rebuild = self._during_rebuild, None
         self._queued, self._queued_tasks, self._holding = queued, queued_tasks, holding
+        self._attempts = {}
         self._requests = Counter(v.request for v in queued.values() if not v.target_worker_id)
         self._changed()
-        for task in replay:
-            self.record(task)
+        for task, attempt in replay:
+            self.record(task, attempt)
         self._stale = False
 
-    def record(self, task: Task) -> None:
-        """`task` as just written (added, or after a committed transition)."""
+    def record(self, task: Task, attempt: Attempt | None = None) -> None:
+        """`task` as just written (added, or after a committed transition), with the
+        attempt the transition wrote, if it wrote one."""
         if self._during_rebuild is not None:
-            self._during_rebuild.append(task)
+            self._during_rebuild.append((task, attempt))
         task_id = task.task_id
         self._unqueue(task_id)
+        self._note_attempt(task, attempt)
         if task.status is TaskStatus.QUEUED:
             self._holding.pop(task_id, None)
             self._queued_tasks[task_id] = task
@@ -102,6 +108,15 @@ class TaskIndex:
             self._holding[task_id] = task
         else:
             self._holding.pop(task_id, None)
+
+    def _note_attempt(self, task: Task, attempt: Attempt | None) -> None:
+        kept = self._attempts.get(task.task_id)
+        if attempt is not None and attempt.epoch == task.epoch:
+            kept = attempt
+        if task.status.holds_resources and kept is not None and kept.epoch == task.epoch:
+            self._attempts[task.task_id] = kept
+        else:
+            self._attempts.pop(task.task_id, None)
 
     def _unqueue(self, task_id: str) -> None:
         view = self._queued.pop(task_id, None)
@@ -158,6 +173,14 @@ class TaskIndex:
     def queued_task(self, task_id: str) -> Task | None:
         """The queued task as last written here (None when it is not queued here)."""
         return self._queued_tasks.get(task_id)
+
+    def current(self, task_id: str) -> tuple[Task, Attempt] | None:
+        """A holding task and its current attempt as this master last wrote them, or
+        None when it did not (the store knows; a compare-and-set catches a stale one)."""
+        task, attempt = self._holding.get(task_id), self._attempts.get(task_id)
+        if task is None or attempt is None or attempt.epoch != task.epoch:
+            return None
+        return task, attempt
 
     def holding(self) -> list[Task]:
         """Every task whose attempt holds resources."""

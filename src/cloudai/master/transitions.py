@@ -65,8 +65,12 @@ class TaskWriter:
     async def change(self, task_id: str, decide: Decide) -> Task | None:
         """Apply `decide` with compare-and-set; the new task, or None when `decide`
         declined. Raises NotFound for an unknown task."""
+        known = self._index.current(task_id) if self._index is not None else None
         for _ in range(_MAX_CAS_ROUNDS):
-            task, attempt = await self.current(task_id)
+            # First what this master last wrote, if it holds resources; after a lost
+            # compare-and-set (or with nothing known), the store's row.
+            task, attempt = known or await self.current(task_id)
+            known = None
             transition = decide(task, attempt)
             if transition is None:
                 return None
@@ -94,7 +98,7 @@ class TaskWriter:
         """Tell observers and the bus about a transition written by this or another
         path (the plan applier writes its claims itself)."""
         if self._index is not None:
-            self._index.record(transition.task)
+            self._index.record(transition.task, transition.attempt)
         for observer in self._observers:
             observer(before, transition)
         for event in transition.events:  # a late start report may carry two moves

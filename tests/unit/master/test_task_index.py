@@ -8,7 +8,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from cloudai.domain.resources import Resources
-from cloudai.domain.task import Task, TaskEvent, TaskStatus
+from cloudai.domain.task import Attempt, AttemptStatus, Task, TaskEvent, TaskStatus
 from cloudai.master.task_index import TaskIndex
 from cloudai.store.memory import InMemoryStore
 
@@ -51,6 +51,27 @@ def test_recorded_tasks_move_between_queue_and_holding_and_leave_when_finished()
     assert index.holding() == []
     index.record(task("b", TaskStatus.CANCELLED, minute=2))
     assert (ids(index), len(index)) == ([], 0)
+
+
+def test_the_current_attempt_is_known_while_the_task_holds_and_this_master_wrote_it() -> None:
+    index = TaskIndex()
+    placed = dataclasses.replace(task("a", TaskStatus.ASSIGNED), epoch=1, worker_id="w1")
+    index.record(placed)  # no attempt written with it: the store knows, not the index
+    assert index.current("a") is None
+    attempt = Attempt("a", 1, "w1", AT)
+    index.record(placed, attempt)
+    assert index.current("a") == (placed, attempt)
+    running = dataclasses.replace(placed, status=TaskStatus.RUNNING)
+    index.record(running)  # a transition that left the attempt as it was
+    assert index.current("a") == (running, attempt)
+    started = dataclasses.replace(attempt, status=AttemptStatus.RUNNING)
+    index.record(running, started)
+    assert index.current("a") == (running, started)
+    index.record(dataclasses.replace(running, epoch=2))  # a later epoch: not that attempt
+    assert index.current("a") is None
+    index.record(running, started)
+    index.record(dataclasses.replace(running, status=TaskStatus.COMPLETED), started)
+    assert index.current("a") is None  # it holds nothing any more
 
 
 def test_a_requeued_task_returns_to_the_queue_with_its_new_fields() -> None:
