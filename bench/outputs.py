@@ -7,13 +7,15 @@ The master (its own process, `run_master` as in control_plane.py) and one worker
 own process, `cloudai worker --executor process`) on loopback gRPC. Each task's command
 hard-links prepared files into `$CLOUDAI_OUTPUT_DIR` (`cp -al`: no bytes move, so the
 task itself takes milliseconds and Docker is no part of it); what is timed is the
-worker's part after the task exits (scan, hash, upload in chunks over gRPC) and the
-master's (receive, write, record): the task's `running` -> `completed` events. Cases:
-each size in `--sizes` (MiB) as one file, the largest also as `--files` files, and a
-task with no outputs (the fixed cost of an attempt); `sync` before each transfer. Peak
-RSS of both processes (psutil, sampled every 10 ms) for each case; "memory flat in file
-size" compares the peaks across sizes. py-spy: BENCH_PROFILE=FILE (master),
-BENCH_PROFILE_WORKER=FILE (worker).
+worker's part after the task exits (scan; read, hash and upload each file in one pass,
+in chunks over gRPC) and the master's (receive, write and hash, record): the task's
+`running` -> `completed` events. Cases: each size in `--sizes` (MiB) as one file, the
+largest also as `--files` files, and a task with no outputs (the fixed cost of an
+attempt); `sync` before each transfer. Peak RSS of both processes (psutil, sampled
+every 10 ms) for each case; "memory flat in file size" compares the peaks across sizes.
+CPU seconds (user + system) of each process in each case: on a shared machine the
+throughput moves with the load, the CPU spent much less.
+py-spy: BENCH_PROFILE=FILE (master), BENCH_PROFILE_WORKER=FILE (worker).
 
 Baseline, same run: the same bytes over a plain TCP socket on 127.0.0.1 (one thread
 reads each file in 1 MiB blocks and `sendall`s it with a small name/size header;
@@ -72,8 +74,8 @@ def worker_process(grpc_port: int, data_dir: Path) -> Iterator[subprocess.Popen[
     process = subprocess.Popen(command, env=env)
     try:
         if os.environ.get("BENCH_PROFILE_WORKER"):  # py-spy of the worker, into this file
-            subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PROFILE_WORKER"],
-                              "-f", "raw", "-p", str(process.pid), "-r", "50"])  # fmt: skip
+            subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PROFILE_WORKER"], "-f",
+                              "raw", "--threads", "-p", str(process.pid), "-r", "100"])  # fmt: skip
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
@@ -81,12 +83,17 @@ def worker_process(grpc_port: int, data_dir: Path) -> Iterator[subprocess.Popen[
 
 
 class PeakRss:
-    """The largest RSS of each process while the block runs (sampled every 10 ms)."""
+    """The largest RSS of each process while the block runs (sampled every 10 ms), and
+    the CPU seconds (user + system, all threads) each spent in it."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
         self.peak = {name: 0 for name in pids}
+        self.cpu = {name: 0.0 for name in pids}
         self._stop = threading.Event()
+
+    def _cpu_seconds(self) -> dict[str, float]:
+        return {name: sum(proc.cpu_times()[:2]) for name, proc in self._procs.items()}
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -95,6 +102,7 @@ class PeakRss:
             self._stop.wait(0.01)
 
     def __enter__(self) -> PeakRss:
+        self._cpu_at_start = self._cpu_seconds()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -102,6 +110,7 @@ class PeakRss:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.cpu = {n: s - self._cpu_at_start[n] for n, s in self._cpu_seconds().items()}
 
 
 async def ship(client: httpx.AsyncClient, source: Path | None) -> tuple[float, int]:
@@ -164,19 +173,19 @@ def raw_copy(source: Path, dest: Path) -> float:
 
 async def run_case(client: httpx.AsyncClient, pids: dict[str, int], source: Path | None,
                    scratch: Path, expected: int,
-                   ) -> tuple[float, float, dict[str, int]]:  # fmt: skip
-    """(CloudAI MiB/s, raw MiB/s, peak RSS by process) for one case."""
+                   ) -> tuple[float, float, PeakRss]:  # fmt: skip
+    """(CloudAI MiB/s, raw MiB/s, peak RSS and CPU by process) for one case."""
     os.sync()  # each transfer starts with no dirty pages of the one before
     with PeakRss(pids) as rss:
         seconds, stored = await ship(client, source)
     if stored != expected:
         raise RuntimeError(f"the master stored {stored} bytes, not {expected}")
     if source is None:
-        return seconds, 0.0, rss.peak
+        return seconds, 0.0, rss
     os.sync()
     raw = raw_copy(source, scratch)
     shutil.rmtree(scratch)
-    return expected / MIB / seconds, expected / MIB / raw, rss.peak
+    return expected / MIB / seconds, expected / MIB / raw, rss
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -207,14 +216,17 @@ async def main(args: argparse.Namespace) -> None:
     report(results, idle)
 
 
-def report(results: list[tuple[str, float, float, dict[str, int]]],
+def report(results: list[tuple[str, float, float, PeakRss]],
            idle: dict[str, int]) -> None:  # fmt: skip
     print(f"idle RSS: master {idle['master'] / MIB:.0f} MiB, worker {idle['worker'] / MIB:.0f} MiB")
     print(f"{'case':28s} {'cloudai MiB/s':>14s} {'raw MiB/s':>10s} {'ratio':>6s} "
-          f"{'peak master':>12s} {'peak worker':>12s}")  # fmt: skip
+          f"{'peak master':>12s} {'peak worker':>12s} "
+          f"{'CPU s master':>13s} {'worker':>7s}")  # fmt: skip
     ratios = []
-    for label, cloudai, raw, peak in results:
+    for label, cloudai, raw, rss in results:
+        peak, cpu = rss.peak, rss.cpu
         memory = f"{peak['master'] / MIB:9.0f} MiB {peak['worker'] / MIB:9.0f} MiB"
+        memory += f" {cpu['master']:13.2f} {cpu['worker']:7.2f}"
         if not raw:
             print(f"{label:28s} {cloudai * 1000:11.0f} ms {'':>10s} {'':>6s} {memory}")
             continue

@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from cloudai.domain.errors import InvalidRequest, NotFound
 from cloudai.domain.log_index import CLOUDAI, Segment, parse
@@ -44,11 +45,13 @@ def safe_relative_path(raw: str) -> PurePosixPath:
 
 @dataclass(slots=True)
 class IncomingFile:
-    """One file being received: written to a temp name, renamed when verified."""
+    """One file being received: written to a temp name through one open handle, hashed
+    as it is written, renamed when verified; closed by `commit` or `discard`."""
 
     rel_path: str
     final: Path
     temp: Path
+    handle: BinaryIO
     digest: hashlib._Hash
     size: int = 0
 
@@ -72,24 +75,31 @@ class FileArea:
         # Not derived from the final name: a long name plus a suffix would pass the
         # filesystem's name limit.
         temp = final.with_name(f".incoming-{uuid.uuid4().hex[:16]}")
-        temp.write_bytes(b"")
-        return IncomingFile(rel_path, final, temp, hashlib.sha256())
+        return IncomingFile(rel_path, final, temp, temp.open("xb"), hashlib.sha256())
 
     @staticmethod
     def append(incoming: IncomingFile, data: bytes) -> None:
-        with incoming.temp.open("ab") as handle:
-            handle.write(data)
+        incoming.handle.write(data)
         incoming.digest.update(data)
         incoming.size += len(data)
 
     @staticmethod
     def commit(incoming: IncomingFile, sha256: str) -> str:
+        """Verify and rename into place; a mismatch discards it (InvalidRequest)."""
+        incoming.handle.close()
         digest = incoming.digest.hexdigest()
         if sha256 and sha256 != digest:
             incoming.temp.unlink(missing_ok=True)
             raise InvalidRequest(f"checksum mismatch for {incoming.rel_path}")
         os.replace(incoming.temp, incoming.final)
         return digest
+
+    @staticmethod
+    def discard(incoming: IncomingFile) -> None:
+        """A file not to be kept (skipped, refused, or its stream broke): no partial
+        file, no open handle left behind."""
+        incoming.handle.close()
+        incoming.temp.unlink(missing_ok=True)
 
     def log_index_path(self, task_id: str, epoch: int) -> Path:
         """Beside the log: which stream each of its bytes is of (`domain.log_index`)."""
@@ -103,16 +113,17 @@ class FileArea:
             return []
 
     def note_in_log(self, task_id: str, epoch: int, lines: list[str]) -> None:
-        """Append `[cloudai] …` lines to a stored log (what could not be stored)."""
+        """Append `[cloudai] …` lines to the stored log (what could not be stored);
+        the log begins here when the task wrote none."""
         path = self.log_path(task_id, epoch)
-        if path.exists():
-            with path.open("a", encoding="utf-8") as log:
-                index = self.log_index_path(task_id, epoch)
-                if index.exists():  # these lines are CloudAI's, not the task's
-                    at_ms = int(time.time() * 1000)
-                    with index.open("a", encoding="ascii") as segments:
-                        segments.write(Segment(log.tell(), CLOUDAI, at_ms).line())
-                log.writelines(f"[cloudai] {line}\n" for line in lines)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with path.open("a", encoding="utf-8") as log:
+            index = self.log_index_path(task_id, epoch)
+            if index.exists():  # these lines are CloudAI's, not the task's
+                at_ms = int(time.time() * 1000)
+                with index.open("a", encoding="ascii") as segments:
+                    segments.write(Segment(log.tell(), CLOUDAI, at_ms).line())
+            log.writelines(f"[cloudai] {line}\n" for line in lines)
 
     def read_log(self, task_id: str, epoch: int, offset: int, limit: int) -> tuple[bytes, int]:
         """Bytes of the stored log from `offset` (at most `limit`) and the log's size."""

@@ -51,6 +51,7 @@ class UploadService:
         try:
             async for chunk in chunks:
                 await upload.take(chunk, lambda c: self._authorise(worker_id, c))
+            await upload.settle()
         finally:
             await upload.discard_partial()
         task = upload.task
@@ -81,7 +82,11 @@ def _by_path(f: OutputFile) -> str:
 
 class _Upload:
     """One stream's state: the attempt it delivers, the file being written, what was
-    kept and what was skipped."""
+    kept and what was skipped.
+
+    A chunk is written (and hashed) in a thread while the next one is received; its
+    outcome is settled before the next chunk is taken, so chunks are written in order,
+    one at a time, and an error is handled as if the write had been awaited."""
 
     def __init__(self, area: FileArea, max_bytes: int) -> None:
         self._area = area
@@ -91,6 +96,7 @@ class _Upload:
         self.skipped: list[str] = []
         self._current: IncomingFile | None = None
         self._skipping: str | None = None  # the path whose remaining chunks are dropped
+        self._writing: tuple[UploadChunk, asyncio.Future[None]] | None = None
         self._total = 0
 
     async def take(
@@ -103,11 +109,23 @@ class _Upload:
         self._total += len(chunk.data)
         if self._total > self._max_bytes:
             raise InvalidRequest(f"upload exceeds {self._max_bytes} bytes")
+        await self.settle()
         if chunk.path == self._skipping:
             self._skipping = None if chunk.last_chunk else chunk.path
             return
+        writing = asyncio.ensure_future(asyncio.to_thread(self._write, self.task, chunk))
+        self._writing = (chunk, writing)
+
+    async def settle(self) -> None:
+        """Wait for the chunk being written, and act on how its write ended."""
+        if self._writing is None:
+            return
+        chunk, writing = self._writing
+        # asyncio.wait: a cancelled stream does not cancel the write (its thread runs on).
+        await asyncio.wait((writing,))
+        self._writing = None
         try:
-            await asyncio.to_thread(self._write, self.task, chunk)
+            writing.result()
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise StorageFull(f"no space left for {chunk.path!r}") from exc
@@ -118,16 +136,21 @@ class _Upload:
     def _write(self, task: Task, chunk: UploadChunk) -> None:
         current = self._current
         if current is None or current.rel_path != chunk.path:
+            if current is not None:  # a file the stream never finished: not kept
+                self._current = None
+                self._area.discard(current)
+            if _empty_log(chunk):  # a task that printed nothing keeps no log file
+                return
             current = self._current = self._area.begin(
                 _final_path(self._area, task, chunk), chunk.path
             )
         self._area.append(current, chunk.data)
         if chunk.last_chunk:
-            self._current = None
             try:
                 digest = self._area.commit(current, chunk.sha256)
             except InvalidRequest as exc:  # a checksum mismatch: this file only
                 raise _Unstorable(str(exc)) from exc
+            self._current = None  # only now: a failed rename is discarded as partial
             if chunk.kind not in (KIND_LOG, KIND_LOG_INDEX):
                 self.outputs[chunk.path] = OutputFile(chunk.path, current.size, digest)
 
@@ -139,9 +162,18 @@ class _Upload:
 
     async def discard_partial(self) -> None:
         """A skipped, refused or broken file leaves no partial file behind."""
+        if self._writing is not None:  # a broken stream: its last write ends first
+            await asyncio.wait((self._writing[1],))
+            self._writing[1].exception()  # retrieved: the stream's own error is raised
+            self._writing = None
         if self._current is not None:
-            await asyncio.to_thread(self._current.temp.unlink, True)
+            await asyncio.to_thread(self._area.discard, self._current)
             self._current = None
+
+
+def _empty_log(chunk: UploadChunk) -> bool:
+    """An empty log (or index), whole in this one chunk."""
+    return chunk.kind in (KIND_LOG, KIND_LOG_INDEX) and chunk.last_chunk and not chunk.data
 
 
 class _Unstorable(Exception):

@@ -37,7 +37,7 @@ from cloudai.domain.errors import (
 from cloudai.domain.task import Failure, TaskStatus
 from cloudai.worker.logcap import index_path
 from cloudai.worker.master_link import MasterLink
-from cloudai.worker.outputs import CHUNK_SIZE, CollectedOutputs, read_at
+from cloudai.worker.outputs import CollectedOutputs, OutgoingFile, UnusableFile
 
 logger = logging.getLogger(__name__)
 
@@ -132,31 +132,51 @@ def _without_files(
 async def _pieces(
     assignment: Assignment, outputs: CollectedOutputs, log_path: Path
 ) -> AsyncIterator[FilePiece]:
-    items = [(LOG_FILE_NAME, log_path, "log", "")]
+    """Every file's chunks; each file's last carries its SHA-256, of the bytes sent."""
+    items: list[tuple[str, Path, str, int | None]] = [(LOG_FILE_NAME, log_path, "log", None)]
     segments = index_path(log_path)
     if await asyncio.to_thread(segments.exists):  # first: it is there once the log is
-        items.insert(0, (segments.name, segments, "log_index", ""))
-    items += [(f.rel_path, f.path, "output", f.sha256) for f in outputs.files]
-    for index, (rel, path, kind, sha256) in enumerate(items):
-        async for last, data in _read_chunks(path):
+        items.insert(0, (segments.name, segments, "log_index", None))
+    items += [(f.rel_path, f.path, "output", f.size) for f in outputs.files]
+    for index, (rel, path, kind, limit) in enumerate(items):
+        async for data, last, sha256 in _read_chunks(path, limit):
             yield FilePiece(
                 task_id=assignment.task_id, epoch=assignment.epoch, path=rel, data=data,
                 last_chunk=last, last_file=last and index == len(items) - 1, kind=kind,
-                sha256=sha256 if last else "", user_id=assignment.user_id,
+                sha256=sha256, user_id=assignment.user_id,
                 task_name=assignment.task_name, submitted_at=assignment.submitted_at,
             )  # fmt: skip
 
 
-async def _read_chunks(path: Path) -> AsyncIterator[tuple[bool, bytes]]:
-    """(is_last, data) pairs read one chunk at a time; an empty file is one empty chunk.
-    The size is fixed when reading starts: the attempt has exited, nothing writes. No
-    file stays open across a yield: an abandoned stream must not leak a descriptor."""
-    size = (await asyncio.to_thread(path.stat)).st_size
-    sent = 0
-    while True:
-        data = await asyncio.to_thread(read_at, path, sent, CHUNK_SIZE)
-        sent += len(data)
-        last = sent >= size or not data
-        yield last, data
-        if last:
-            return
+async def _read_chunks(path: Path, limit: int | None) -> AsyncIterator[tuple[bytes, bool, str]]:
+    """(data, is_last, the file's SHA-256 with the last) read one chunk at a time, each
+    byte read once; at most `limit` bytes (the size the caps counted). The next chunk is
+    read (in a thread) while this one is sent. A file that can no longer be opened
+    (gone, or swapped for a symlink since it was collected) is left out, logged."""
+    try:
+        outgoing = await asyncio.to_thread(OutgoingFile, path, limit)
+    except (OSError, UnusableFile) as exc:
+        logger.warning("%s not sent: %s", path, exc)
+        return
+    reading = _read_next(outgoing)
+    try:
+        while True:
+            await asyncio.wait((reading,))  # not cancelled with the stream: see finally
+            data, last = reading.result()
+            if not last:
+                reading = _read_next(outgoing)
+            yield data, last, outgoing.sha256 if last else ""
+            if last:
+                return
+    finally:  # one handle per file, closed once no read of it runs
+        reading.add_done_callback(lambda done: _close(outgoing, done))
+
+
+def _read_next(outgoing: OutgoingFile) -> asyncio.Task[tuple[bytes, bool]]:
+    return asyncio.ensure_future(asyncio.to_thread(outgoing.read))
+
+
+def _close(outgoing: OutgoingFile, last_read: asyncio.Task[tuple[bytes, bool]]) -> None:
+    if not last_read.cancelled():
+        last_read.exception()  # retrieved: a read the abandoned stream no longer wants
+    outgoing.close()

@@ -22,12 +22,26 @@ from cloudai.rpc.credentials import (
 from cloudai.rpc.errors import call
 
 _TIMEOUT_S = 10.0
+_UPLOAD_METHOD = f"/{pb.DESCRIPTOR.services_by_name['MasterWorker'].full_name}/UploadTaskFiles"
+
+
+def _upload_call(
+    channel: grpc.aio.Channel,
+) -> grpc.aio.StreamUnaryMultiCallable[FilePiece, pb.FileUploadAck]:
+    """UploadTaskFiles, its pieces serialised by convert.piece_to_wire (one copy of the
+    data) rather than built as messages first; the same FileChunk on the wire."""
+    return channel.stream_unary(
+        _UPLOAD_METHOD,
+        request_serializer=convert.piece_to_wire,
+        response_deserializer=pb.FileUploadAck.FromString,
+    )
 
 
 class MasterLink:
     def __init__(self, address: str, worker_id: str, join_token: str) -> None:
         self._channel = grpc.aio.insecure_channel(address)
         self._stub = pb_grpc.MasterWorkerStub(self._channel)
+        self._upload = _upload_call(self._channel)
         self._worker_id = worker_id
         self._join_token = join_token
         self._registration_token = ""
@@ -41,6 +55,7 @@ class MasterLink:
             await self._channel.close()
             self._channel = grpc.aio.insecure_channel(address)
             self._stub = pb_grpc.MasterWorkerStub(self._channel)
+            self._upload = _upload_call(self._channel)
             self.address = address
         self._registration_token = registration_token
         self.credential = ""
@@ -73,8 +88,7 @@ class MasterLink:
         return convert.cancels_from_ack(ack)
 
     async def upload(self, pieces: AsyncIterator[FilePiece]) -> None:
-        chunks = (convert.piece_to_proto(piece) async for piece in pieces)
-        await call(self._stub.UploadTaskFiles(chunks, metadata=self._metadata(), timeout=600.0))
+        await call(self._upload(pieces, metadata=self._metadata(), timeout=600.0))
 
     async def report(self, finished: FinishedAttempt) -> None:
         result = convert.finished_to_proto(finished)

@@ -118,6 +118,8 @@ async def test_a_task_that_printed_nothing_reads_as_an_empty_finished_log(
 ) -> None:
     task_id = await cluster.submit("silent")
     await cluster.wait(task_id, "completed")
+    logs = cluster.master.settings.data_dir / "logs"
+    assert not (logs / task_id).exists()  # no file, no directory for it on the master
     read = (await cluster.http.get(f"/api/tasks/{task_id}/logs")).json()
     assert (read["logs"], read["next_offset"], read["complete"]) == ("", 0, True)
     raw = await cluster.http.get(f"/api/tasks/{task_id}/logs/stream", params={"follow": "true"})

@@ -4,7 +4,15 @@ import hashlib
 import os
 from pathlib import Path
 
-from cloudai.worker.outputs import collect_outputs, read_at
+import pytest
+
+from cloudai.worker.outputs import (
+    CHUNK_SIZE,
+    OutgoingFile,
+    UnusableFile,
+    collect_outputs,
+    read_at,
+)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -12,11 +20,11 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def test_nested_files_with_size_and_sha256(tmp_path: Path) -> None:
+def test_nested_files_with_size(tmp_path: Path) -> None:
     root = tmp_path / "out"
     contents = {
         "a.txt": b"hello\n",
-        "sub/b.bin": bytes(range(256)) * 5000,  # > 1 MiB: hashed over several blocks
+        "sub/b.bin": bytes(range(256)) * 5000,
         "sub/deeper/c": b"",
     }
     for rel, data in contents.items():
@@ -26,9 +34,7 @@ def test_nested_files_with_size_and_sha256(tmp_path: Path) -> None:
 
     assert [f.rel_path for f in result.files] == ["a.txt", "sub/b.bin", "sub/deeper/c"]
     for f in result.files:
-        data = contents[f.rel_path]
-        assert f.size == len(data)
-        assert f.sha256 == hashlib.sha256(data).hexdigest()
+        assert f.size == len(contents[f.rel_path])
         assert f.path == root / f.rel_path
     assert result.skipped == []
     assert result.total_bytes == sum(len(d) for d in contents.values())
@@ -113,3 +119,50 @@ def test_read_at_of_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty"
     path.touch()
     assert read_at(path, 0, 1024) == b""
+
+
+def _read_all(outgoing: OutgoingFile) -> list[bytes]:
+    chunks, last = [], False
+    while not last:
+        data, last = outgoing.read()
+        chunks.append(data)
+    outgoing.close()
+    return chunks
+
+
+def test_outgoing_file_is_read_in_chunks_and_hashed_as_read(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    data = os.urandom(2 * CHUNK_SIZE + 10)
+    path.write_bytes(data)
+
+    outgoing = OutgoingFile(path)
+    chunks = _read_all(outgoing)
+
+    assert [len(c) for c in chunks] == [CHUNK_SIZE, CHUNK_SIZE, 10]
+    assert b"".join(chunks) == data
+    assert outgoing.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_outgoing_empty_file_is_one_empty_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "empty"
+    path.touch()
+    outgoing = OutgoingFile(path)
+    assert _read_all(outgoing) == [b""]
+    assert outgoing.sha256 == hashlib.sha256(b"").hexdigest()
+
+
+def test_outgoing_file_sends_at_most_the_collected_size(tmp_path: Path) -> None:
+    path = tmp_path / "grew"
+    path.write_bytes(b"0123456789")
+    outgoing = OutgoingFile(path, limit=4)  # what the caps counted; it grew since
+    assert _read_all(outgoing) == [b"0123"]
+    assert outgoing.sha256 == hashlib.sha256(b"0123").hexdigest()
+
+
+def test_outgoing_file_refuses_a_symlink_and_a_fifo(tmp_path: Path) -> None:
+    (tmp_path / "real").write_bytes(b"secret")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    os.mkfifo(tmp_path / "pipe")
+    for name in ("link", "pipe"):
+        with pytest.raises(UnusableFile):
+            OutgoingFile(tmp_path / name)
