@@ -4,7 +4,7 @@ and simulated workers (all in this process, over real gRPC, each with a fake exe
 whose tasks finish at once).
 
     .venv/bin/python bench/control_plane.py [--tasks 1000] [--workers 4] [--db URL]
-        [--offered 200] [--offered-s 5] [--queued 250,2000] [--waiters 0]
+        [--offered 200] [--offered-s 5] [--queued 250,2000] [--waiters 0] [--followers 0]
 
 Phases, one run:
 1. drain: submit `--tasks` tasks as fast as 32 connections allow, until all completed:
@@ -14,7 +14,9 @@ Phases, one run:
 3. latency: submit at `--offered` tasks/s for `--offered-s` seconds; queued -> assigned
    p50/p99 from each task's events;
 4. waiters: the drain again with `--waiters` clients blocked in `/wait` on other tasks
-   (last: the master keeps serving a wait after its client gave up).
+   (last: the master keeps serving a wait after its client gave up);
+5. followers: the drain again with `--followers` clients following the logs of other
+   tasks (`/api/tasks/{id}/logs/stream?follow=true`), each connected before it starts.
 Baseline, same run: the same database commits (one insert of task + event, then three
 status updates each with its event) with plain `sqlite3`, one transaction each.
 """
@@ -241,6 +243,24 @@ async def hold_waiters(client: httpx.AsyncClient, count: int) -> list[asyncio.Ta
             for i in ids]  # fmt: skip
 
 
+async def hold_followers(client: httpx.AsyncClient, count: int) -> list[httpx.Response]:
+    """`count` clients following the logs of tasks that never run (pinned elsewhere),
+    each with its stream open (headers received) when this returns."""
+    body = {**BODY, "target_worker_id": "nobody-here"}
+    ids = [(await client.post("/api/tasks", json=body)).json()["task_id"] for _ in range(count)]
+    follower = httpx.AsyncClient(base_url=client.base_url, headers=client.headers, timeout=600,
+                                 limits=httpx.Limits(max_connections=count + 1))  # fmt: skip
+
+    async def follow(task_id: str) -> httpx.Response:
+        request = follower.build_request("GET", f"/api/tasks/{task_id}/logs/stream",
+                                         params={"follow": "true"})  # fmt: skip
+        answer = await follower.send(request, stream=True)
+        answer.raise_for_status()
+        return answer
+
+    return list(await asyncio.gather(*(follow(i) for i in ids)))
+
+
 async def main(args: argparse.Namespace) -> None:
     baseline = raw_sqlite_rate(args.tasks)
     with tempfile.TemporaryDirectory() as name:
@@ -265,13 +285,21 @@ async def main(args: argparse.Namespace) -> None:
                     done += args.tasks
                     for waiter in waiting:
                         waiter.cancel()
+                follower_rate = None
+                if args.followers:
+                    streams = await hold_followers(client, args.followers)
+                    _, follower_rate = await drain(client, args.tasks, done)
+                    done += args.tasks
+                    for stream in streams:
+                        await stream.aclose()
             await client.aclose()
-    report(args, baseline, submit_rate, drain_rate, latencies, depths, waiter_rate)
+    report(args, baseline, submit_rate, drain_rate, latencies, depths, waiter_rate,
+           follower_rate)  # fmt: skip
 
 
 def report(args: argparse.Namespace, baseline: float, submit_rate: float, drain_rate: float,
            latencies: list[float], depths: dict[int, float],
-           waiter_rate: float | None) -> None:  # fmt: skip
+           waiter_rate: float | None, follower_rate: float | None) -> None:  # fmt: skip
     store = "PostgreSQL" if args.db else "SQLite"
     print(f"store {store}, {args.workers} workers, {args.tasks} tasks")
     print(f"raw sqlite3, same commits:      {baseline:8.0f} tasks/s")
@@ -288,6 +316,9 @@ def report(args: argparse.Namespace, baseline: float, submit_rate: float, drain_
     if waiter_rate is not None:
         print(f"drain with {args.waiters} waiters:        {waiter_rate:8.0f} tasks/s "
               f"({waiter_rate / drain_rate:.2f}x of none)")  # fmt: skip
+    if follower_rate is not None:
+        print(f"drain with {args.followers} log followers: {follower_rate:8.0f} tasks/s "
+              f"({follower_rate / drain_rate:.2f}x of none)")  # fmt: skip
     print(f"drain vs raw sqlite3 commits: {drain_rate / baseline:.2f}x")
 
 
@@ -301,6 +332,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--queued", type=lambda s: [int(x) for x in s.split(",") if x],
                         default=[250, 2000])  # fmt: skip
     parser.add_argument("--waiters", type=int, default=0)
+    parser.add_argument("--followers", type=int, default=0)
     return parser.parse_args()
 
 

@@ -42,6 +42,8 @@ SMOKE = {
             "20,40",
             "--waiters",
             "5",
+            "--followers",
+            "5",
         ],
         "drain vs raw sqlite3 commits",
     ),
