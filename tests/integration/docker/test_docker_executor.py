@@ -82,6 +82,7 @@ async def test_stdout_is_captured_byte_for_byte(
     assert (status.exit_code, status.error, status.cancelled) == (0, "", False)
     expected = f"earlier\na\n12345678901\n{long_line}\nno-eol".encode()
     assert spec.log_path.read_bytes() == expected
+    await executor.removed()  # exited containers go in the background
     assert _gone(client, container_name(spec.task_id, spec.epoch))
 
 
@@ -191,6 +192,7 @@ async def test_stop_cancels_promptly_and_removes_the_container(
     assert status.exit_code == 143
     assert status.error == ""
     assert await executor.running() == []
+    await executor.removed()
     assert _gone(client, container_name(spec.task_id, 1))
     assert await executor.stop(spec.task_id, 1) is False
 
@@ -329,6 +331,7 @@ async def test_an_images_anonymous_volume_goes_with_its_container(
         (volume,) = [m["Name"] for m in mounts if m["Type"] == "volume"]
         await executor.stop(spec.task_id, 1, grace_s=1)
         await run
+        await executor.removed()
         with pytest.raises(NotFound):
             client.volumes.get(volume)
     finally:

@@ -96,11 +96,9 @@ async def test_a_stalled_pull_holds_neither_the_default_pool_nor_other_runs(
     def remove_container(ref: str, **kwargs: Any) -> None:
         raise NotFound(f"{ref}: never created")
 
-    client = SimpleNamespace(
-        api=SimpleNamespace(pull=pull, remove_container=remove_container),
-        images=SimpleNamespace(get=lookup),
-        containers=SimpleNamespace(create=create), close=lambda: None,
-    )  # fmt: skip
+    api = SimpleNamespace(pull=pull, remove_container=remove_container, create_container=create,
+                          _version="1.41")  # fmt: skip
+    client = SimpleNamespace(api=api, images=SimpleNamespace(get=lookup), close=lambda: None)
     ex = DockerExecutor(IDENTITY, client_factory=lambda: client, pull_workers=1)
     pulling = asyncio.create_task(ex.run(_spec(tmp_path, "missing:1")))
     try:

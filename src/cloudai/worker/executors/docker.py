@@ -8,8 +8,14 @@ from a low-level attach stream opened before the container starts.
 Start-up is reported as it happens: `progress` gets "pulling image …" (see
 `docker_images`) and "creating container …", and `started` only once the container runs.
 
-The docker SDK blocks. Its short calls run on this executor's own bounded pool, and
-pulls on another (`docker_images`): never on the loop's default pool, which the worker's
+Once the exit is known the outcome goes back at once and the container is removed in
+the background, as `docker run --rm` has the daemon do it: close() waits for those
+removals; one cut short by a kill -9 is left to reap_orphans() of a later start. The
+per-run calls are those `docker run` makes, plus one inspect after the exit (OOMKilled);
+an image found present is not looked up again (`docker_images`).
+
+The docker SDK blocks. Its short calls run on the executor's own bounded pool, and
+pulls on another (`docker_calls`): never on the loop's default pool, which the worker's
 heartbeat needs, so a slow daemon or registry cannot starve it. Following the output and
 waiting for the exit last as long as the task, so each container has a dedicated thread
 for them (a bounded pool would leave a running container's output unread once full).
@@ -20,41 +26,37 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
-import logging
-import math
-import re
-import time
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import ImageNotFound
 
 from cloudai.domain.attempts import PHASE_CREATING
 from cloudai.worker.executors.base import (
     ExecutionSpec,
-    ExecutorError,
     ExitStatus,
     Progress,
     no_progress,
     nothing,
 )
+from cloudai.worker.executors.docker_calls import DockerCalls
 from cloudai.worker.executors.docker_create import (  # the labels: re-exported
     LABEL_INSTANCE_ID,
     LABEL_TASK_ID,
+    attach_output,
     attempt_of,
+    container_name,
+    create_container,
     create_kwargs,
+    docker_available,
     log_cap,
-    owner_filters,
     prepare_host_paths,
 )
 from cloudai.worker.executors.docker_images import ImagePuller, PullHandle, PullOptions
 from cloudai.worker.executors.docker_images import StepFailed as _Failed
-from cloudai.worker.executors.docker_images import explain as _explain
 from cloudai.worker.executors.docker_images import translating as _translating
-from cloudai.worker.executors.docker_stats import CpuMeter, sample
+from cloudai.worker.executors.docker_stats import CpuMeter, usage_of
 from cloudai.worker.executors.docker_streams import (
     Follow,
     close_stream,
@@ -63,10 +65,6 @@ from cloudai.worker.executors.docker_streams import (
     resume_and_wait,
 )
 from cloudai.worker.identity import WorkerIdentity
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 __all__ = [
     "LABEL_INSTANCE_ID",
@@ -79,26 +77,8 @@ __all__ = [
 _CLOSE_GRACE_S = 10.0
 _CLOSE_WAIT_S = 60.0
 _LEAVE_WAIT_S = 5.0  # for a copy thread to see its stream closed
-_NAME_FORBIDDEN = re.compile(r"[^a-zA-Z0-9_.-]")
 CALL_WORKERS = 8  # concurrent short SDK calls (create, start, inspect, stop, remove)
 PULL_WORKERS = 4  # concurrent pulls; more wait their turn (within their deadline)
-
-
-def container_name(task_id: str, epoch: int) -> str:
-    """Docker allows [a-zA-Z0-9][a-zA-Z0-9_.-]*; the fixed prefix covers the first char."""
-    return f"cloudai-{_NAME_FORBIDDEN.sub('_', task_id)}-{epoch}"
-
-
-def docker_available(client_factory: Callable[[], Any] = docker.from_env) -> bool:
-    """True when a docker daemon answers a ping. Blocking: call it in a thread."""
-    try:
-        client = client_factory()
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (DockerException, OSError):
-        return False
 
 
 @dataclasses.dataclass(eq=False)
@@ -139,16 +119,12 @@ class DockerExecutor:
             options = dataclasses.replace(options, policy=pull_policy)
         self.identity = identity
         self.pull_policy = options.policy
-        self._client_factory = client_factory
-        self._client: Any = None
-        self._client_lock = asyncio.Lock()
+        self._docker = DockerCalls(client_factory, call_workers, pull_workers)
         self._runs: dict[tuple[str, int], _Run] = {}
+        self._removals: dict[str, asyncio.Task[None]] = {}  # by container name
         self._closed = False
         self._leaving = False  # leave(): started containers outlive this process
-        self._pools_closed = False
-        self._calls = ThreadPoolExecutor(call_workers, thread_name_prefix="docker-call")
-        self._pulls = ThreadPoolExecutor(pull_workers, thread_name_prefix="docker-pull")
-        self._images = ImagePuller(options, self._pulls, self._call)
+        self._images = ImagePuller(options, self._docker.pulls, self._docker.call)
         self._cpu = CpuMeter()
 
     # -- the Executor protocol -------------------------------------------------------
@@ -179,7 +155,9 @@ class DockerExecutor:
         finally:
             # Also on asyncio cancellation: a forced removal kills a still running task,
             # unless the worker leaves it running for its next start (leave()).
-            if not (self._leaving and run.started and not run.exited):
+            if run.exited:  # the outcome is known: removed while it is being reported
+                self._remove_later(run)
+            elif not (self._leaving and run.started):
                 await self._remove(run)
             del self._runs[spec.key]
             self._cpu.forget(spec.key)
@@ -193,7 +171,7 @@ class DockerExecutor:
         run.pull.cancel()  # ends its pull, if one is under way
         async with run.lock:
             if run.started and run.container_id is not None:
-                await self._stop_container(run.container_id, grace_s)
+                await self._docker.stop_container(run.container_id, grace_s)
         return True
 
     async def running(self) -> list[tuple[str, int]]:
@@ -201,25 +179,20 @@ class DockerExecutor:
 
     async def usage(self) -> dict[tuple[str, int], tuple[float, float]]:
         """(cores, GiB of memory) each running container uses now."""
-        runs = [r for r in self._runs.values() if r.started and not r.exited and r.container_id]
-        if not runs or self._client is None:
+        containers = {
+            key: r.container_id
+            for key, r in self._runs.items()
+            if r.started and not r.exited and r.container_id
+        }
+        if not containers or self._docker.client is None:
             return {}
-        sampled = await asyncio.gather(*(self._sample(r) for r in runs))
-        return {key: used for key, used in sampled if used is not None}
-
-    async def _sample(self, run: _Run) -> tuple[tuple[str, int], tuple[float, float] | None]:
-        assert run.container_id is not None and self._client is not None
-        try:
-            total_ns, memory_gb = await self._call(sample, self._client.api, run.container_id)
-        except (DockerException, OSError, KeyError, ValueError, TypeError, _Failed) as exc:
-            log.debug("no stats for container %s: %s", run.container_id[:12], exc)
-            return run.spec.key, None
-        cores = self._cpu.cores(run.spec.key, total_ns, time.monotonic())
-        return run.spec.key, None if cores is None else (cores, round(memory_gb, 4))
+        return await usage_of(
+            self._docker.call, self._docker.client.api, containers, self._cpu, _Failed
+        )
 
     async def leftovers(self) -> list[tuple[str, int]]:
         """This worker's containers (running or exited) that no run here follows."""
-        found = await self._owned()
+        found = await self._docker.owned(self.identity)
         keys = (attempt_of(info) for info in found)
         return [key for key in keys if key is not None and key not in self._runs]
 
@@ -227,7 +200,7 @@ class DockerExecutor:
         """Remove this worker's leftover containers that no run here owns and that are
         not of an attempt in `keep`: only those labelled with both its instance id and
         its cluster's id."""
-        found = await self._owned()
+        found = await self._docker.owned(self.identity)
         ours = {r.container_id for r in self._runs.values()}
         ours |= {f"/{r.name}" for r in self._runs.values()}
         kept = set(keep)
@@ -237,7 +210,7 @@ class DockerExecutor:
                 continue
             if attempt_of(info) in kept:
                 continue
-            if await self._remove_container(info["Id"]):
+            if await self._docker.remove_container(info["Id"]):
                 reaped += 1
         return reaped
 
@@ -248,8 +221,10 @@ class DockerExecutor:
         left = [r for r in self._runs.values() if r.started and not r.exited]
         for run in left:
             run.follow.close()
-        if left and not self._pools_closed:
-            await asyncio.gather(*(self._call(r.follow.wait_done, _LEAVE_WAIT_S) for r in left))
+        if left and not self._docker.closed:
+            await asyncio.gather(
+                *(self._docker.call(r.follow.wait_done, _LEAVE_WAIT_S) for r in left)
+            )
 
     async def close(self) -> None:
         self._closed = True
@@ -260,53 +235,60 @@ class DockerExecutor:
             _, pending = await asyncio.wait(waits, timeout=_CLOSE_WAIT_S)
             for task in pending:
                 task.cancel()
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.close()  # closes its sockets only: no round trip to the daemon
-        # Without waiting: a call stuck on a hung daemon must not hang the shutdown.
-        self._pools_closed = True
-        self._calls.shutdown(wait=False, cancel_futures=True)
-        self._pulls.shutdown(wait=False, cancel_futures=True)
+        await self.removed(_CLOSE_WAIT_S)
+        self._docker.close()
 
     # -- one run ---------------------------------------------------------------------
 
     async def _run(self, run: _Run) -> ExitStatus:
         spec = run.spec
-        client = await self._get_client()
+        client = await self._docker.get_client()
         if not run.cancelled:
             await self._images.ensure(client, spec.image, run.on_progress, run.pull)
         with _translating("prepare host paths"):
-            await self._call(prepare_host_paths, spec)
+            await self._docker.call(prepare_host_paths, spec)
         if run.cancelled:
             return ExitStatus(exit_code=None, cancelled=True)
         run.on_progress(PHASE_CREATING, f"creating container {run.name}")
         run.create_attempted = True
-        with _translating("create container"):
-            container = await self._call(
-                client.containers.create, **self._create_kwargs(spec, run.name)
-            )
-        run.container_id = container.id
+        container_id = run.container_id = await self._create(client, run)
         stream = await self._attach_and_start(client, run)
         if stream is None:
             return ExitStatus(exit_code=None, cancelled=True)
         return await self._until_exit(
-            client, run, lambda: copy_and_wait(client.api, container.id, stream, spec.log_path,
+            client, run, lambda: copy_and_wait(client.api, container_id, stream, spec.log_path,
                                                run.follow, log_cap(spec)),
         )  # fmt: skip
+
+    async def _create(self, client: Any, run: _Run) -> str:
+        """The new container's id. An image known to be present may have been removed
+        since: then the pull policy decides again (as for an unknown image), once."""
+        kwargs = self._create_kwargs(run.spec, run.name)
+        if pending := self._removals.get(run.name):  # this attempt's earlier container
+            await asyncio.wait({pending})
+        with _translating("create container"):
+            try:
+                return await self._docker.call(create_container, client.api, kwargs)
+            except ImageNotFound:
+                if not self._images.forget(run.spec.image):
+                    raise
+        await self._images.ensure(client, run.spec.image, run.on_progress, run.pull)
+        with _translating("create container"):
+            return await self._docker.call(create_container, client.api, kwargs)
 
     async def _adopt(self, run: _Run) -> ExitStatus:
         """Follow a container an earlier process of this worker started (or that ended
         while no process of it ran): its log goes on from the byte the spool holds."""
-        client = await self._get_client()
+        client = await self._docker.get_client()
         run.create_attempted = True
         with _translating("find container"):
-            info = await self._call(client.api.inspect_container, run.name)
+            info = await self._docker.call(client.api.inspect_container, run.name)
         container_id = run.container_id = str(info["Id"])
         async with run.lock:
             run.started = True
             run.on_started()
         if run.cancelled:  # stop() came before the container was known
-            await self._stop_container(container_id, _CLOSE_GRACE_S)
+            await self._docker.stop_container(container_id, _CLOSE_GRACE_S)
         return await self._until_exit(
             client, run, lambda: resume_and_wait(client.api, container_id, run.spec.log_path,
                                                  run.follow, log_cap(run.spec)),
@@ -319,7 +301,7 @@ class DockerExecutor:
             exit_code = await in_thread(f"docker-{run.name}", follow)
         run.exited = True
         with _translating("inspect container"):
-            info = await self._call(client.api.inspect_container, run.container_id)
+            info = await self._docker.call(client.api.inspect_container, run.container_id)
         oom_killed = bool(info.get("State", {}).get("OOMKilled", False))
         return ExitStatus(exit_code=exit_code, oom_killed=oom_killed, cancelled=run.cancelled)
 
@@ -335,14 +317,11 @@ class DockerExecutor:
             if run.cancelled:
                 return None
             with _translating("attach to container"):
-                stream = await self._call(
-                    client.api.attach, container_id, stdout=True, stderr=True, stream=True,
-                    demux=True,
-                )  # fmt: skip
+                stream = await self._docker.call(attach_output, client.api, container_id)
             run.follow.open(stream)
             try:
                 with _translating("start container"):
-                    await self._call(client.api.start, container_id)
+                    await self._docker.call(client.api.start, container_id)
             except BaseException:  # also asyncio cancellation: the stream must not leak
                 close_stream(stream)
                 raise
@@ -353,66 +332,19 @@ class DockerExecutor:
     def _create_kwargs(self, spec: ExecutionSpec, name: str) -> dict[str, Any]:
         return create_kwargs(spec, name, self.identity)
 
-    # -- docker plumbing -------------------------------------------------------------
-
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(*args, **kwargs)` on this executor's pool of short calls."""
-        if self._pools_closed:  # a run that outlived close()'s wait
-            raise _Failed("the docker executor is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._calls, functools.partial(fn, *args, **kwargs))
-
-    async def _get_client(self) -> Any:
-        async with self._client_lock:
-            if self._client is None:
-                with _translating("docker daemon unreachable"):
-                    self._client = await self._call(self._client_factory)
-            return self._client
-
-    async def _owned(self) -> list[dict[str, Any]]:
-        """Every container of this worker instance in this cluster, running or not."""
-        try:
-            client = await self._get_client()
-            with _translating("list containers"):
-                found: list[dict[str, Any]] = await self._call(
-                    client.api.containers,
-                    all=True,
-                    filters={"label": [LABEL_TASK_ID, *owner_filters(self.identity)]},
-                )
-        except _Failed as exc:
-            raise ExecutorError(str(exc)) from exc
-        return found
-
-    async def _stop_container(self, container_id: str, grace_s: float) -> None:
-        # `docker stop` is exactly SIGTERM, wait `t` whole seconds, SIGKILL; it returns
-        # once the container has stopped.
-        grace = max(0, math.ceil(grace_s))
-        if self._client is None:  # closed meanwhile; close() stopped it already
-            return
-        try:
-            await self._call(self._client.api.stop, container_id, timeout=grace)
-        except NotFound:
-            log.debug("container %s was already gone when stopped", container_id[:12])
-        except (DockerException, OSError) as exc:
-            # run() removes the container with force in any case, which kills it.
-            log.warning("stopping container %s failed: %s", container_id[:12], _explain(exc))
-
     async def _remove(self, run: _Run) -> None:
         if not run.create_attempted:
             return
         # By name when creation was interrupted before its id came back.
-        await self._remove_container(run.container_id or run.name)
+        await self._docker.remove_container(run.container_id or run.name)
 
-    async def _remove_container(self, ref: str) -> bool:
-        if self._client is None:  # closed meanwhile; reap_orphans() will find it
-            return False
-        try:
-            # v=True: anonymous volumes (an image's VOLUME) go with the container.
-            await self._call(self._client.api.remove_container, ref, force=True, v=True)
-        except NotFound:
-            return False
-        except (DockerException, OSError) as exc:
-            # Left for reap_orphans() on the next start; the task's outcome still counts.
-            log.warning("removing container %s failed: %s", ref, _explain(exc))
-            return False
-        return True
+    def _remove_later(self, run: _Run) -> None:
+        """Remove an exited container in the background; close() waits for it."""
+        task = asyncio.create_task(self._remove(run), name=f"remove-{run.name}")
+        self._removals[run.name] = task
+        task.add_done_callback(lambda _: self._removals.pop(run.name, None))
+
+    async def removed(self, timeout_s: float | None = None) -> None:
+        """Once the containers of the runs ended so far are removed (or `timeout_s`)."""
+        if self._removals:
+            await asyncio.wait(list(self._removals.values()), timeout=timeout_s)

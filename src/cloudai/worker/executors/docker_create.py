@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import docker
+from docker.errors import DockerException
+from docker.models.containers import _create_container_args
+from docker.types import CancellableStream
 
 from cloudai.worker.executors.base import CONTAINER_OUTPUT_DIR, ExecutionSpec, shell_argv
 from cloudai.worker.identity import WorkerIdentity
@@ -16,6 +21,24 @@ LABEL_WORKER_ID = "cloudai.worker_id"
 LABEL_INSTANCE_ID = "cloudai.instance_id"
 LABEL_CLUSTER_ID = "cloudai.cluster_id"
 PIDS_LIMIT = 512
+_NAME_FORBIDDEN = re.compile(r"[^a-zA-Z0-9_.-]")
+
+
+def container_name(task_id: str, epoch: int) -> str:
+    """Docker allows [a-zA-Z0-9][a-zA-Z0-9_.-]*; the fixed prefix covers the first char."""
+    return f"cloudai-{_NAME_FORBIDDEN.sub('_', task_id)}-{epoch}"
+
+
+def docker_available(client_factory: Callable[[], Any] = docker.from_env) -> bool:
+    """True when a docker daemon answers a ping. Blocking: call it in a thread."""
+    try:
+        client = client_factory()
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (DockerException, OSError):
+        return False
 
 
 def create_kwargs(spec: ExecutionSpec, name: str, identity: WorkerIdentity) -> dict[str, Any]:
@@ -84,3 +107,21 @@ def owner_filters(identity: WorkerIdentity) -> list[str]:
         f"{LABEL_INSTANCE_ID}={identity.instance_id}",
         f"{LABEL_CLUSTER_ID}={identity.cluster_id}",
     ]
+
+
+def create_container(api: Any, kwargs: dict[str, Any]) -> str:
+    """Create the container of `create_kwargs`; its id. The low-level call: the SDK's
+    `containers.create` inspects the new container afterwards, a round trip unused here."""
+    args = _create_container_args({**kwargs, "version": api._version})
+    return str(api.create_container(**args)["Id"])
+
+
+def attach_output(api: Any, container_id: str) -> Any:
+    """The demultiplexed stdout+stderr stream of a container created with tty=False.
+    (The SDK's `attach` inspects the container first to learn whether it has a tty.)"""
+    params = {"logs": 0, "stdout": 1, "stderr": 1, "stream": 1}
+    headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
+    url = api._url("/containers/{0}/attach", container_id)
+    response = api._post(url, headers=headers, params=params, stream=True)
+    frames = api._read_from_socket(response, True, False, demux=True)
+    return CancellableStream(frames, response)

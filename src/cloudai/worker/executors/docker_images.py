@@ -292,18 +292,24 @@ class _StreamError(Exception):
 
 class ImagePuller:
     """Makes an image present by the pull policy. Pulls run on `pulls`, lookups through
-    `call` (the executor's pool of short calls), so a long pull never delays them."""
+    `call` (the executor's pool of short calls), so a long pull never delays them.
+
+    An image once found present (or pulled) is not looked up again: the create that
+    follows names it anyway, and when that create finds it gone the caller `forget`s it
+    and ensures it once more, so the policy still decides (as `docker run` does)."""
 
     def __init__(self, options: PullOptions, pulls: Executor, call: Call[Any]) -> None:
         self.options = options
         self._pulls = pulls
         self._call = call
+        self._known_present: set[str] = set()
 
     async def ensure(self, client: Any, image: str, progress: Progress, handle: PullHandle) -> None:
         """Raises StepFailed (failure "image", "pull_timeout" or "") when it cannot."""
         policy = self.options.policy
         if policy != "always":
-            if await self._present(client, image):
+            if image in self._known_present or await self._present(client, image):
+                self._known_present.add(image)
                 return
             if policy == "never":
                 raise StepFailed(
@@ -312,6 +318,13 @@ class ImagePuller:
                 )
         progress(PHASE_PULLING, f"pulling image {image}")
         await self._pull(client, image, progress, handle)
+        self._known_present.add(image)
+
+    def forget(self, image: str) -> bool:
+        """Look `image` up again next time (it was found gone); False if it was not known."""
+        known = image in self._known_present
+        self._known_present.discard(image)
+        return known
 
     async def _present(self, client: Any, image: str) -> bool:
         with translating(f"look up image {image!r}"):

@@ -4,9 +4,20 @@ Docker CLI counts it (usage less the inactive page cache)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from docker.errors import DockerException
+
+log = logging.getLogger(__name__)
+
 _GiB = 1024**3
+Key = tuple[str, int]
+# Runs a blocking call on the executor's pool of short Docker calls (or raises, closed).
+Call = Callable[..., Awaitable[Any]]
 
 
 def sample(api: Any, container_id: str) -> tuple[int, float]:
@@ -37,3 +48,22 @@ class CpuMeter:
 
     def forget(self, key: tuple[str, int]) -> None:
         self._last.pop(key, None)
+
+
+async def usage_of(
+    call: Call, api: Any, containers: dict[Key, str], meter: CpuMeter, closed: type[Exception]
+) -> dict[Key, tuple[float, float]]:
+    """(cores, GiB of memory) of each attempt's container that could be sampled, and not
+    for the first time (`closed`: what `call` raises once its pool is shut)."""
+
+    async def one(key: Key, container_id: str) -> tuple[Key, tuple[float, float] | None]:
+        try:
+            total_ns, memory_gb = await call(sample, api, container_id)
+        except (DockerException, OSError, KeyError, ValueError, TypeError, closed) as exc:
+            log.debug("no stats for container %s: %s", container_id[:12], exc)
+            return key, None
+        cores = meter.cores(key, total_ns, time.monotonic())
+        return key, None if cores is None else (cores, round(memory_gb, 4))
+
+    sampled = await asyncio.gather(*(one(k, c) for k, c in containers.items()))
+    return {key: used for key, used in sampled if used is not None}
