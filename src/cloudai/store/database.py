@@ -6,10 +6,11 @@ statement (checkout, cursor, execute, fetch, close, commit: 17 hops for one subm
 here a store call is one hop there and one back, and its statements run back to back
 on a plain DBAPI connection.
 
-SQLite has one writer per file, and its commit (an fsync) is most of a write's time: one
+SQLite has one writer per file, and its commit (an fsync) is much of a write's time: one
 thread writes, and the writes that queued while it committed go into one transaction
-together (group commit), each in its own savepoint, so one that fails rolls back alone.
-Nobody hears of their write before the commit that holds it.
+together (group commit). Should one of them fail, they all run again, each alone, so a
+failure takes no one else's write with it. Nobody hears of their write before the commit
+that holds it.
 """
 
 from __future__ import annotations
@@ -133,32 +134,35 @@ class _GroupWriter:
             _settle(batch, self._commit(batch))
 
     def _commit(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
-        """Each job's (succeeded, result or exception), after one commit of them all."""
+        """Each job's (succeeded, result or exception), after one commit of them all.
+
+        Optimistic: the jobs run back to back in one transaction. Should one raise
+        (rare: a duplicate id), that transaction is rolled back and each job runs again
+        in a transaction of its own, so a failure takes no one else's write with it."""
+        if len(batch) == 1:
+            return [self._alone(batch[0].work)]
         try:
-            with self._engine.connect() as conn:
-                # IMMEDIATE: take the write lock now (another process's writer waits
-                # for it, up to busy_timeout) rather than fail on upgrading it later.
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                outcomes = [_run_alone(conn, job.work, len(batch) > 1) for job in batch]
-                conn.commit()
-                return outcomes
-        except Exception as exc:  # the transaction itself failed: every job hears of it
-            return [(False, exc)] * len(batch)
+            values = self._transaction([job.work for job in batch])
+        except Exception:  # rolled back: each runs again alone and hears its own outcome
+            return [self._alone(job.work) for job in batch]
+        return [(True, value) for value in values]
 
+    def _alone(self, work: Work) -> tuple[bool, Any]:
+        try:
+            return True, self._transaction([work])[0]
+        except Exception as exc:  # handed to the caller, whose call raises it
+            return False, exc
 
-def _run_alone(conn: Connection, work: Work, in_savepoint: bool) -> tuple[bool, Any]:
-    """`work` in a savepoint of its own (when it shares the transaction): a failure
-    rolls back its own writes, no one else's, and goes back to its caller."""
-    if not in_savepoint:
-        return True, work(conn)  # alone: a failure rolls the whole transaction back
-    savepoint = conn.begin_nested()
-    try:
-        result = work(conn)
-    except Exception as exc:  # handed to the caller, whose call raises it
-        savepoint.rollback()
-        return False, exc
-    savepoint.commit()
-    return True, result
+    def _transaction(self, works: list[Work]) -> list[Any]:
+        """Run `works` in one transaction and commit it; raises what the first that
+        fails raises (or the commit), and then nothing of them is written."""
+        with self._engine.connect() as conn:
+            # IMMEDIATE: take the write lock now (another process's writer waits
+            # for it, up to busy_timeout) rather than fail on upgrading it later.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            results = [work(conn) for work in works]
+            conn.commit()
+            return results
 
 
 def _settle(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:

@@ -37,8 +37,15 @@ def utc_opt(dt: datetime | None) -> datetime | None:
 
 
 def columns(obj: Any) -> dict[str, Any]:
-    """A flat dataclass as column values: enums as their text, datetimes in UTC."""
-    return {k: column(v) for k, v in dataclasses.asdict(obj).items()}
+    """A flat dataclass as column values: enums as their text, datetimes in UTC.
+    (Not `dataclasses.asdict`: it deep-copies every value, a tenth of a write's time.)"""
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
+    return {name: column(getattr(obj, name)) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per dataclass, filled as they come
 
 
 def column(value: Any) -> Any:

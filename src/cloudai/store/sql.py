@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import case, delete, func, insert, select, tuple_, update
+from sqlalchemy import case, delete, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -21,7 +21,6 @@ from sqlalchemy.sql import Executable
 from cloudai.domain.errors import Conflict
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import (
-    HOLDING,
     Attempt,
     OutputFile,
     Task,
@@ -289,32 +288,14 @@ class SqlStore(TokenQueries, AdminQueries):
 
     def _lock_worker(self, conn: Connection, worker_id: str) -> bool:
         """Serialise claims on this worker across every master process: the row lock
-        (PostgreSQL) or the database write lock (SQLite, taken by its first write) is
-        held until commit. False: no such worker."""
-        lock = select(WorkerRow.worker_id).where(WorkerRow.worker_id == worker_id)
-        if self._dialect == "postgresql":
-            lock = lock.with_for_update()
-        else:
-            conn.execute(
-                update(WorkerRow)
-                .where(WorkerRow.worker_id == worker_id)
-                .values(worker_id=WorkerRow.worker_id)
-            )
-        return conn.execute(lock).first() is not None
+        (PostgreSQL) or the database write lock (SQLite: the store's write transactions
+        begin IMMEDIATE) is held until commit. False: no such worker."""
+        found = conn.execute(self._statements.lock_worker, {"worker_id": worker_id})
+        return found.first() is not None
 
     def _held(self, conn: Connection, worker_id: str) -> Resources:
         """What the tasks holding a place on the worker request, together."""
-        held = conn.execute(
-            select(
-                func.coalesce(func.sum(TaskRow.req_cpu), 0.0),
-                func.coalesce(func.sum(TaskRow.req_memory_gb), 0.0),
-                func.coalesce(func.sum(TaskRow.req_storage_gb), 0.0),
-                func.coalesce(func.sum(TaskRow.req_gpu), 0),
-            ).where(
-                TaskRow.worker_id == worker_id,
-                TaskRow.status.in_([s.value for s in HOLDING]),
-            )
-        ).one()
+        held = conn.execute(self._statements.held, {"worker_id": worker_id}).one()
         return Resources(float(held[0]), float(held[1]), float(held[2]), int(held[3]))
 
     async def sla_counts(self) -> list[SlaCount]:

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Executable, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from cloudai.domain.task import Task, TaskStatus
+from cloudai.domain.task import HOLDING, Task, TaskStatus
 from cloudai.store import rows
-from cloudai.store.tables import AssignmentRow, EventRow, ResultRow, TaskRow, UserRow
+from cloudai.store.tables import AssignmentRow, EventRow, ResultRow, TaskRow, UserRow, WorkerRow
 
 TASKS = cast(Table, TaskRow.__table__)
 EVENTS = cast(Table, EventRow.__table__)
 ATTEMPTS = cast(Table, AssignmentRow.__table__)
 RESULTS = cast(Table, ResultRow.__table__)
 USERS = cast(Table, UserRow.__table__)
+WORKERS = cast(Table, WorkerRow.__table__)
 ATTEMPT_PREFIX = "attempt_"  # the current attempt's columns in `get_current`
 
 
@@ -46,6 +47,23 @@ class Statements:
             select(TASKS, *(c.label(ATTEMPT_PREFIX + c.name) for c in ATTEMPTS.c))
             .select_from(TASKS.outerjoin(ATTEMPTS, current))
             .where(TASKS.c.task_id == bindparam("task_id"))
+        )
+        # A claim: lock the worker's row (PostgreSQL; SQLite's write transaction holds
+        # the database's lock already), then add up what its holding tasks request.
+        worker = WORKERS.c.worker_id == bindparam("worker_id")
+        self.lock_worker: Executable = (
+            select(WORKERS.c.worker_id).where(worker).with_for_update()
+            if dialect == "postgresql"
+            else select(WORKERS.c.worker_id).where(worker)
+        )
+        self.held: Executable = select(
+            func.coalesce(func.sum(TASKS.c.req_cpu), 0.0),
+            func.coalesce(func.sum(TASKS.c.req_memory_gb), 0.0),
+            func.coalesce(func.sum(TASKS.c.req_storage_gb), 0.0),
+            func.coalesce(func.sum(TASKS.c.req_gpu), 0),
+        ).where(
+            TASKS.c.worker_id == bindparam("worker_id"),
+            TASKS.c.status.in_([s.value for s in HOLDING]),
         )
         upsert = pg_insert if dialect == "postgresql" else sqlite_insert
         self.put_attempt = _upsert(upsert, ATTEMPTS, ("task_id", "epoch"))

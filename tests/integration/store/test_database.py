@@ -38,11 +38,8 @@ async def _keys(db: Database) -> list[str]:
     return await db.read(lambda conn: [r[0] for r in conn.execute(text("SELECT k FROM t"))])
 
 
-async def test_writes_queued_behind_a_commit_share_one_and_a_failure_stays_its_own(
-    database: Database,
-) -> None:
-    commits: list[int] = []
-    event.listen(database.engine, "commit", lambda _conn: commits.append(1))
+async def _behind_a_held_write(database: Database, keys: list[str]) -> list[Any]:
+    """Queue writes of `keys` while the writer is inside another write; their outcomes."""
     started, gate = threading.Event(), threading.Event()
 
     def held(conn: Connection) -> str:
@@ -52,16 +49,26 @@ async def test_writes_queued_behind_a_commit_share_one_and_a_failure_stays_its_o
 
     first = asyncio.create_task(database.write(held))
     assert await asyncio.to_thread(started.wait, 30)  # the writer is in it, alone
-    others = [asyncio.create_task(database.write(_insert(k))) for k in ("a", "b", "a", "c")]
+    others = [asyncio.create_task(database.write(_insert(k))) for k in keys]
     await asyncio.sleep(0)  # one turn of the loop: every task has queued its write
     gate.set()
     assert await first == "first"
-    outcomes = await asyncio.gather(*others, return_exceptions=True)
+    return await asyncio.gather(*others, return_exceptions=True)
 
+
+async def test_writes_queued_behind_a_commit_share_the_next_one(database: Database) -> None:
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda _conn: commits.append(1))
+    assert await _behind_a_held_write(database, ["a", "b", "c"]) == ["a", "b", "c"]
+    assert sorted(await _keys(database)) == ["a", "b", "c", "first"]
+    assert len(commits) == 2  # the first alone, then the three queued behind it
+
+
+async def test_a_failure_in_a_group_takes_no_other_write_with_it(database: Database) -> None:
+    outcomes = await _behind_a_held_write(database, ["a", "b", "a", "c"])
     assert outcomes[:2] == ["a", "b"] and outcomes[3] == "c"
     assert isinstance(outcomes[2], IntegrityError)  # the duplicate alone failed
     assert sorted(await _keys(database)) == ["a", "b", "c", "first"]
-    assert len(commits) == 2  # the first alone, then the four queued behind it
 
 
 async def test_a_write_alone_that_raises_commits_nothing(database: Database) -> None:
