@@ -199,6 +199,10 @@ class Store(Protocol):
         self, *, user_id: str | None = None, statuses: Collection[TaskStatus] | None = None
     ) -> int: ...
 
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status (every status, zero included): one read."""
+        ...
+
     async def list_finished(
         self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000
     ) -> list[Task]:

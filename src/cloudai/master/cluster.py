@@ -191,7 +191,7 @@ class ClusterService:
         allocated = sum((t.request for t in holding if t.worker_id in active), Resources())
         total = sum((w.total for w in workers if w.worker_id in active), Resources())
         by_status = Counter(w.status for w in workers)
-        tasks = {s: await self._store.count_tasks(statuses=[s]) for s in TaskStatus}
+        tasks = await self._store.count_by_status()
         return ClusterStats(
             workers={s: by_status[s] for s in WorkerStatus},
             total=total,

@@ -145,7 +145,7 @@ class Metrics:
         self._http.setdefault(key, Histogram(HTTP_BUCKETS)).observe(seconds)
 
     async def exposition(self) -> str:
-        tasks = {s: await self._store.count_tasks(statuses=[s]) for s in TaskStatus}
+        tasks = await self._store.count_by_status()
         judged = await self._store.sla_counts()
         met = sum(c.met for c in judged)
         workers = Counter(w.status for w in self._registry.all())

@@ -10,6 +10,7 @@ call, `save_task`'s compare-and-set included, is atomic.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -178,6 +179,10 @@ class InMemoryStore(AdminFake):
 
     async def get_task(self, task_id: str) -> Task | None:
         return _copy_opt(self._tasks.get(task_id))
+
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        found = Counter(t.status for t in self._tasks.values())
+        return {status: found[status] for status in TaskStatus}
 
     async def count_tasks(
         self, *, user_id: str | None = None, statuses: Collection[TaskStatus] | None = None

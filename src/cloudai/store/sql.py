@@ -187,6 +187,11 @@ class SqlStore(TokenQueries, AdminQueries):
         count: int = await self._scalar(stmt)
         return count
 
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        stmt = select(TaskRow.status, func.count()).group_by(TaskRow.status)
+        found = {status: int(count) for status, count in await self._all(stmt)}
+        return {status: found.get(status.value, 0) for status in TaskStatus}
+
     async def list_tasks(
         self,
         *,

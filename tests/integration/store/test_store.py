@@ -213,6 +213,10 @@ async def test_list_tasks_orders_filters_and_pages(store: Store) -> None:
     assert await store.count_tasks(user_id="u1", statuses=running_or_failed) == 2
     assert await store.count_tasks(statuses={TaskStatus.QUEUED}) == 3
     assert await store.count_tasks(user_id="nobody") == 0
+    by_status = await store.count_by_status()
+    assert set(by_status) == set(TaskStatus)  # every status, zero included
+    assert sum(by_status.values()) == 5
+    assert by_status[TaskStatus.QUEUED] == 3 and by_status[TaskStatus.COMPLETED] == 0
     # Keyset paging in either order, and the tag / since filters.
     key = (d.created_at, d.task_id)
     assert await store.list_tasks(newest_first=True, after=key) == [c, b, a]
