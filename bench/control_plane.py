@@ -13,10 +13,11 @@ Phases, one run:
    and time the drain: the rate at each depth, as a ratio of the smallest;
 3. latency: submit at `--offered` tasks/s for `--offered-s` seconds; queued -> assigned
    p50/p99 from each task's events;
-4. waiters: the drain again with `--waiters` clients blocked in `/wait` on other tasks
-   (last: the master keeps serving a wait after its client gave up);
-5. followers: the drain again with `--followers` clients following the logs of other
-   tasks (`/api/tasks/{id}/logs/stream?follow=true`), each connected before it starts.
+4. followers: the drain again with `--followers` clients following the logs of other
+   tasks (`/api/tasks/{id}/logs/stream?follow=true`), each connected before it starts;
+5. waiters: the drain again with `--waiters` clients blocked in `/wait` on other tasks,
+   each attached before it starts (last: the master keeps serving a wait after its
+   client gave up, until the wait's timeout).
 Baseline, same run: the same database commits (one insert of task + event, then three
 status updates each with its event) with plain `sqlite3`, one transaction each.
 """
@@ -51,6 +52,7 @@ from cloudai.worker.executors.fake import FakeExecutor
 EMAIL, PASSWORD = "bench@example.test", "bench-password-long"
 JOIN_TOKEN = "bench-join-token-0123456789abcdef"
 IN_FLIGHT = 32
+KEEPALIVE_S = 3.0
 BODY = {"docker_image": "img", "command": "true", "cpu_required": 0.01, "memory_required": 0.01}
 
 
@@ -95,7 +97,10 @@ def master_process(data_dir: Path, db: str | None) -> Any:
 
 
 async def ready(base: str) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=IN_FLIGHT * 2, max_keepalive_connections=IN_FLIGHT * 2)
+    # Idle connections dropped before uvicorn's 5 s keep-alive closes them: a request
+    # sent on one the server is closing fails (httpx.ReadError).
+    limits = httpx.Limits(max_connections=IN_FLIGHT * 2, max_keepalive_connections=IN_FLIGHT * 2,
+                          keepalive_expiry=KEEPALIVE_S)  # fmt: skip
     client = httpx.AsyncClient(base_url=base, limits=limits, timeout=300)
     for _ in range(600):
         with contextlib.suppress(httpx.TransportError):
@@ -241,15 +246,32 @@ async def depth_rate(client: httpx.AsyncClient, worker_ids: list[str], queued: i
     return queued / (ended - began)
 
 
+async def subscribers(client: httpx.AsyncClient) -> float:
+    """How many clients wait on the master's events (its metrics say)."""
+    text = (await client.get("/metrics")).text
+    line = next(x for x in text.splitlines() if x.startswith("cloudai_event_subscribers "))
+    return float(line.split()[1])
+
+
+async def attached(client: httpx.AsyncClient, count: float) -> None:
+    while await subscribers(client) < count:
+        await asyncio.sleep(0.1)  # a benchmark may poll its set-up
+
+
 async def hold_waiters(client: httpx.AsyncClient, count: int) -> list[asyncio.Task[Any]]:
-    """`count` clients blocked in /wait on tasks that never run (pinned elsewhere)."""
+    """`count` clients blocked in /wait on tasks that never run (pinned elsewhere),
+    each attached when this returns."""
     body = {**BODY, "target_worker_id": "nobody-here"}
     ids = [(await client.post("/api/tasks", json=body)).json()["task_id"] for _ in range(count)]
+    before = await subscribers(client)
     waiter = httpx.AsyncClient(base_url=client.base_url, headers=client.headers, timeout=600,
-                               limits=httpx.Limits(max_connections=count + 1))  # fmt: skip
-    return [asyncio.create_task(waiter.get(f"/api/tasks/{i}/wait",
-                                           params={"until": "completed", "timeout": 300}))
-            for i in ids]  # fmt: skip
+                               limits=httpx.Limits(max_connections=count + 1,
+                                                   keepalive_expiry=KEEPALIVE_S))  # fmt: skip
+    waiting = [asyncio.create_task(waiter.get(f"/api/tasks/{i}/wait",
+                                              params={"until": "completed", "timeout": 300}))
+               for i in ids]  # fmt: skip
+    await attached(client, before + count)
+    return waiting
 
 
 async def hold_followers(client: httpx.AsyncClient, count: int) -> list[httpx.Response]:
@@ -257,8 +279,10 @@ async def hold_followers(client: httpx.AsyncClient, count: int) -> list[httpx.Re
     each with its stream open (headers received) when this returns."""
     body = {**BODY, "target_worker_id": "nobody-here"}
     ids = [(await client.post("/api/tasks", json=body)).json()["task_id"] for _ in range(count)]
+    before = await subscribers(client)
     follower = httpx.AsyncClient(base_url=client.base_url, headers=client.headers, timeout=600,
-                                 limits=httpx.Limits(max_connections=count + 1))  # fmt: skip
+                                 limits=httpx.Limits(max_connections=count + 1,
+                                                   keepalive_expiry=KEEPALIVE_S))  # fmt: skip
 
     async def follow(task_id: str) -> httpx.Response:
         request = follower.build_request("GET", f"/api/tasks/{task_id}/logs/stream",
@@ -267,7 +291,9 @@ async def hold_followers(client: httpx.AsyncClient, count: int) -> list[httpx.Re
         answer.raise_for_status()
         return answer
 
-    return list(await asyncio.gather(*(follow(i) for i in ids)))
+    streams = list(await asyncio.gather(*(follow(i) for i in ids)))
+    await attached(client, before + count)
+    return streams
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -288,13 +314,6 @@ async def main(args: argparse.Namespace) -> None:
                     ids = [app.worker_id for app in apps]
                     depths[queued] = await depth_rate(client, ids, queued, done)
                     done += queued
-                waiter_rate = None
-                if args.waiters:  # last: a waiter's /wait outlives its client's cancel
-                    waiting = await hold_waiters(client, args.waiters)
-                    _, waiter_rate = await drain(client, args.tasks, done)
-                    done += args.tasks
-                    for waiter in waiting:
-                        waiter.cancel()
                 follower_rate = None
                 if args.followers:
                     streams = await hold_followers(client, args.followers)
@@ -302,6 +321,13 @@ async def main(args: argparse.Namespace) -> None:
                     done += args.tasks
                     for stream in streams:
                         await stream.aclose()
+                waiter_rate = None
+                if args.waiters:  # last: a waiter's /wait outlives its client's cancel
+                    waiting = await hold_waiters(client, args.waiters)
+                    _, waiter_rate = await drain(client, args.tasks, done)
+                    done += args.tasks
+                    for waiter in waiting:
+                        waiter.cancel()
             await client.aclose()
     report(args, baseline, submit_rate, drain_rate, latencies, depths, waiter_rate,
            follower_rate)  # fmt: skip

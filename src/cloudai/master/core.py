@@ -149,7 +149,7 @@ def build_core(
     )  # fmt: skip
     uploads = UploadService(store, area, watch, max_bytes=options.max_upload_bytes)
     logs = LogService(tasks, area, registry, gateway)
-    cluster, metrics = _observers(store, clock, registry, writer, lifecycle, dispatcher, tasks)
+    cluster, metrics = _observers(store, clock, registry, writer, lifecycle, dispatcher, tasks, bus)
     outputs = OutputService(store, tasks, area)
     log_stream = LogStream(tasks, area, registry, gateway, bus)
     admin = build_admin(
@@ -182,12 +182,12 @@ def _event_bus(registry: WorkerRegistry) -> EventBus:
 
 def _observers(
     store: Store, clock: Clock, registry: WorkerRegistry, writer: TaskWriter,
-    lifecycle: Lifecycle, dispatcher: Dispatcher, tasks: TaskService,
+    lifecycle: Lifecycle, dispatcher: Dispatcher, tasks: TaskService, bus: EventBus,
 ) -> tuple[ClusterService, Metrics]:  # fmt: skip
     """The read views and metrics, fed by heartbeats and committed transitions."""
     telemetry = Telemetry()
     registry.observe_heartbeats(telemetry.record)
-    metrics = Metrics(store, registry, telemetry)
+    metrics = Metrics(store, registry, telemetry, bus)
     writer.observe(metrics.observe_transition)
     cluster = ClusterService(store, clock, registry, lifecycle, dispatcher, telemetry, tasks)
     return cluster, metrics

@@ -17,6 +17,7 @@ from cloudai.domain import sla
 from cloudai.domain.lifecycle import Transition
 from cloudai.domain.task import Task, TaskStatus
 from cloudai.domain.workers import WorkerStatus
+from cloudai.master.bus import EventBus
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.telemetry import Telemetry
 from cloudai.ports import Store
@@ -115,8 +116,11 @@ class Metrics:
     """Histograms fed by events (task transitions, HTTP requests); gauges read from
     the store and the registry when scraped."""
 
-    def __init__(self, store: Store, registry: WorkerRegistry, telemetry: Telemetry) -> None:
+    def __init__(
+        self, store: Store, registry: WorkerRegistry, telemetry: Telemetry, bus: EventBus
+    ) -> None:
         self._store = store
+        self._bus = bus
         self._registry = registry
         self._telemetry = telemetry
         self._placement = Histogram(PLACEMENT_BUCKETS)
@@ -157,6 +161,9 @@ class Metrics:
                       [((), tasks[TaskStatus.QUEUED])]),
                 gauge("cloudai_workers", "Registered workers by liveness status.",
                       [((("status", s.value),), workers[s]) for s in WorkerStatus]),
+                gauge("cloudai_event_subscribers",
+                      "Clients waiting on events: /wait callers, log followers, event streams.",
+                      [((), self._bus.subscribers)]),
                 counter("cloudai_heartbeats_total", "Worker heartbeats accepted since start.",
                         [((), self._telemetry.heartbeats_total)]),
                 counter("cloudai_sla_total", "Finished tasks judged against their deadline.",

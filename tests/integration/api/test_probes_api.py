@@ -154,11 +154,13 @@ async def test_metrics_parse_and_show_aggregates_only(
     # Outside the API's prefixes an unknown path is the dashboard's (routes/ui.py).
     assert (await api.get("/api/no/such/route-abc123")).status_code == 404
 
-    answer = await api.get("/metrics")
+    with core.bus.signal(task_id=task_id), core.bus.signal():  # two clients waiting
+        answer = await api.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
     promtool_check(answer.text)
     values = parse_exposition(answer.text)
+    assert values["cloudai_event_subscribers"] == 2
     assert values['cloudai_tasks{status="completed"}'] == 1
     assert values['cloudai_tasks{status="queued"}'] == values["cloudai_queue_depth"] == 1
     assert values['cloudai_workers{status="active"}'] == 1
