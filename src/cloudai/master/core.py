@@ -132,6 +132,7 @@ def build_core(
         interval_s=options.schedule_interval_s,
         agent_active=agent.active,
         request_of=index.request_of,
+        target_of=index.target_of,
     )
     writer.observe(lambda _before, t: dispatcher.wake() if _frees_or_queues(t) else None)
     accounts = AccountService(

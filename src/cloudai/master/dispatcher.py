@@ -20,6 +20,7 @@ from cloudai.domain.resources import Resources
 from cloudai.master.applier import PlanApplier
 from cloudai.master.lifecycle import Lifecycle
 from cloudai.master.snapshot import SnapshotBuilder
+from cloudai.scheduling.reasons import target_not_registered
 from cloudai.scheduling.registry import SCHEDULER_NAMES, make_scheduler
 from cloudai.scheduling.snapshot import Placement, Plan, Scheduler, Snapshot
 
@@ -37,6 +38,8 @@ class QueueView:
     reservations: dict[str, str] = field(default_factory=dict)
     # The reason of tasks left out of the pass: no worker could ever fit their request.
     never_fit: Mapping[Resources, str] = field(default_factory=dict)
+    # And those pinned to one of these workers, not registered.
+    absent_targets: frozenset[str] = frozenset()
     # Those tasks, oldest first: they queue behind every task the pass considered.
     left_out: tuple[str, ...] = ()
     _left_positions: dict[str, int] | None = None  # built when first asked
@@ -63,6 +66,7 @@ class Dispatcher:
         interval_s: float,
         agent_active: Callable[[], bool] = lambda: False,
         request_of: Callable[[str], Resources | None] = lambda _task_id: None,
+        target_of: Callable[[str], str | None] = lambda _task_id: None,
     ) -> None:
         self._builder = builder
         self._applier = applier
@@ -70,6 +74,7 @@ class Dispatcher:
         self._interval_s = interval_s
         self._agent_active = agent_active
         self._request_of = request_of  # a queued task's request (for never-fit reasons)
+        self._target_of = target_of  # the worker it is pinned to (absent-target reasons)
         self._wakeup = asyncio.Event()
         self._finishing = False
         self._cursor = 0
@@ -108,10 +113,15 @@ class Dispatcher:
     # --- what the API shows
 
     def pending_reason(self, task_id: str) -> str | None:
-        reason = self._view.pending.get(task_id)
-        if reason is None and self._view.never_fit:
+        view = self._view
+        reason = view.pending.get(task_id)
+        if reason is None and view.never_fit:
             request = self._request_of(task_id)
-            reason = self._view.never_fit.get(request) if request is not None else None
+            reason = view.never_fit.get(request) if request is not None else None
+        if reason is None and view.absent_targets:
+            target = self._target_of(task_id)
+            if target in view.absent_targets:
+                reason = target_not_registered(target)
         return reason
 
     def queue_position(self, task_id: str) -> int | None:
@@ -182,7 +192,7 @@ class Dispatcher:
             positions = dict(plan.positions)
         self._view = QueueView(
             dict(plan.pending), positions, dict(plan.reservations), snapshot.never_fit,
-            snapshot.left_out,
+            snapshot.absent_targets, snapshot.left_out,
         )  # fmt: skip
 
     # --- worker events

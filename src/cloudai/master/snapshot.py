@@ -67,12 +67,18 @@ class SnapshotBuilder:
         workers = tuple(self._workers(holding))
         never_fit = never_fitting(self._index.requests(), workers)
         without = frozenset(never_fit)
+        # Pinned to a worker that is not there: no pass could place them (with no worker
+        # at all the pass itself says so, as for never-fitting requests).
+        registered = {w.worker_id for w in workers}
+        absent = frozenset(t for t in self._index.targets() if t not in registered)
+        absent = absent if workers else frozenset()
         return Snapshot(
             now=now.timestamp(),
             workers=workers,
-            queue=self._index.queue(without),
+            queue=self._index.queue(without, absent),
             never_fit=never_fit,
-            left_out=self._index.left_out(without),
+            absent_targets=absent,
+            left_out=self._index.left_out(without, absent),
             running=tuple(_running_view(t) for t in holding if t.worker_id),
             usage=self._usage(holding, now),
             tau=self._accounting.tau(),

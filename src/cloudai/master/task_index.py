@@ -20,6 +20,16 @@ from cloudai.master.lifecycle import iter_tasks
 from cloudai.ports import Store
 from cloudai.scheduling.snapshot import QueuedTaskView
 
+# What a pass leaves out: requests no worker could ever fit, and pinned-to workers that
+# are not registered.
+_LeftOut = tuple[frozenset[Resources], frozenset[str]]
+
+
+def _discount(counts: Counter[str], key: str) -> None:
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
+
 
 def queued_view(task: Task) -> QueuedTaskView:
     return QueuedTaskView(
@@ -44,10 +54,9 @@ class TaskIndex:
         self._attempts: dict[str, Attempt] = {}
         self._ordered: tuple[QueuedTaskView, ...] | None = ()  # None: re-sort on read
         self._requests: Counter[Resources] = Counter()  # of queued tasks not pinned
-        # The last split of the queue: (requests left out, kept views, left-out ids).
-        self._without: (
-            tuple[frozenset[Resources], tuple[QueuedTaskView, ...], tuple[str, ...]] | None
-        ) = None
+        self._targets: Counter[str] = Counter()  # the workers queued tasks are pinned to
+        # The last split of the queue: ((requests, targets) left out, kept views, left-out ids).
+        self._without: tuple[_LeftOut, tuple[QueuedTaskView, ...], tuple[str, ...]] | None = None
         self._stale = True  # nothing loaded yet
         # While a rebuild reads the database, what the writer records meanwhile is kept
         # and replayed over what was read (the read may predate those commits).
@@ -83,6 +92,7 @@ class TaskIndex:
         self._queued, self._queued_tasks, self._holding = queued, queued_tasks, holding
         self._attempts = {}
         self._requests = Counter(v.request for v in queued.values() if not v.target_worker_id)
+        self._targets = Counter(v.target_worker_id for v in queued.values() if v.target_worker_id)
         self._changed()
         for task, attempt in replay:
             self.record(task, attempt)
@@ -101,7 +111,9 @@ class TaskIndex:
             self._queued_tasks[task_id] = task
             view = self._queued[task_id] = queued_view(task)
             self._changed()
-            if not view.target_worker_id:
+            if view.target_worker_id:
+                self._targets[view.target_worker_id] += 1
+            else:
                 self._requests[view.request] += 1
             return
         if task.status.holds_resources:
@@ -125,6 +137,7 @@ class TaskIndex:
         del self._queued_tasks[task_id]
         self._changed()
         if view.target_worker_id:
+            _discount(self._targets, view.target_worker_id)
             return
         self._requests[view.request] -= 1
         if self._requests[view.request] <= 0:
@@ -134,36 +147,50 @@ class TaskIndex:
         self._ordered = None
         self._without = None
 
-    def queue(self, without: frozenset[Resources] = frozenset()) -> tuple[QueuedTaskView, ...]:
+    def queue(
+        self, without: frozenset[Resources] = frozenset(), absent: frozenset[str] = frozenset()
+    ) -> tuple[QueuedTaskView, ...]:
         """Every queued task, oldest first (submit time, then id), leaving out those
-        not pinned to a worker whose request is in `without`."""
-        return self._split(without)[0]
+        not pinned to a worker whose request is in `without`, and those pinned to a
+        worker in `absent`."""
+        return self._split((without, absent))[0]
 
-    def left_out(self, without: frozenset[Resources]) -> tuple[str, ...]:
-        """The ids `queue(without)` leaves out, oldest first."""
-        return self._split(without)[1]
+    def left_out(
+        self, without: frozenset[Resources], absent: frozenset[str] = frozenset()
+    ) -> tuple[str, ...]:
+        """The ids `queue(without, absent)` leaves out, oldest first."""
+        return self._split((without, absent))[1]
 
-    def _split(
-        self, without: frozenset[Resources]
-    ) -> tuple[tuple[QueuedTaskView, ...], tuple[str, ...]]:
+    def _split(self, out: _LeftOut) -> tuple[tuple[QueuedTaskView, ...], tuple[str, ...]]:
         if self._ordered is None:
             views = sorted(self._queued.values(), key=lambda v: (v.submitted_at, v.task_id))
             self._ordered = tuple(views)
-        if not without:
+        without, absent = out
+        if not without and not absent:
             return self._ordered, ()
-        if self._without is None or self._without[0] != without:
+        if self._without is None or self._without[0] != out:
             kept, left = [], []
             for view in self._ordered:
-                if view.target_worker_id or view.request not in without:
-                    kept.append(view)
-                else:
+                target = view.target_worker_id
+                if (target in absent) if target else (view.request in without):
                     left.append(view.task_id)
-            self._without = (without, tuple(kept), tuple(left))
+                else:
+                    kept.append(view)
+            self._without = (out, tuple(kept), tuple(left))
         return self._without[1], self._without[2]
 
     def requests(self) -> list[Resources]:
         """The distinct requests of the queued tasks not pinned to a worker."""
         return list(self._requests)
+
+    def targets(self) -> list[str]:
+        """The distinct workers queued tasks are pinned to."""
+        return list(self._targets)
+
+    def target_of(self, task_id: str) -> str | None:
+        """The worker a queued task is pinned to (None: not pinned, or not queued here)."""
+        view = self._queued.get(task_id)
+        return view.target_worker_id if view is not None else None
 
     def request_of(self, task_id: str) -> Resources | None:
         """A queued task's request (None when it is not queued here)."""

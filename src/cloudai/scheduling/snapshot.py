@@ -69,6 +69,9 @@ class Snapshot:
     # Requests no registered worker could ever fit, with their reason: queued tasks not
     # pinned to a worker that ask for one are left out of `queue` (feasibility.py).
     never_fit: Mapping[Resources, str] = field(default_factory=dict)
+    # Workers queued tasks are pinned to that are not registered: those tasks are left
+    # out of `queue` too (reasons.target_not_registered) until the worker joins.
+    absent_targets: frozenset[str] = frozenset()
     # The ids of the queued tasks so left out, oldest first (they queue behind the rest).
     left_out: tuple[str, ...] = ()
 

@@ -334,3 +334,24 @@ async def test_tasks_no_worker_could_ever_fit_are_left_out_of_passes_with_their_
     placed = await cluster.schedule()
     assert sorted(t for _, t, _ in placed) == sorted(unfit)
     assert {w for w, _, _ in placed} == {"big"}
+
+
+async def test_tasks_pinned_to_an_absent_worker_are_left_out_until_it_joins(
+    cluster: Cluster,
+) -> None:
+    await cluster.core.registry.register("w1", "127.0.0.1:1", CAPACITY)
+    waiting = [await cluster.submit(target_worker_id="later") for _ in range(2)]
+    fits = await cluster.submit()
+    snapshot = await cluster.core.dispatcher.snapshot()
+    assert [t.task_id for t in snapshot.queue] == [fits]  # no pass weighs the pinned ones
+    assert snapshot.absent_targets == frozenset({"later"})
+    assert await cluster.schedule() == [("w1", fits, 1)]
+    dispatcher = cluster.core.dispatcher
+    for position, task_id in enumerate(waiting, start=1):
+        assert dispatcher.pending_reason(task_id) == "target worker later is not registered"
+        assert dispatcher.queue_position(task_id) == position
+    # The worker joins: its tasks are planned again, and placed on it.
+    await cluster.core.registry.register("later", "127.0.0.1:2", CAPACITY)
+    placed = await cluster.schedule()
+    assert sorted(t for _, t, _ in placed) == sorted(waiting)
+    assert {w for w, _, _ in placed} == {"later"}
