@@ -165,11 +165,12 @@ async def until_completed(client: httpx.AsyncClient, target: int) -> float:
     return time.perf_counter()
 
 
-MASTER_CPU: list[float] = []  # the master's CPU seconds per task, each drain
+MASTER_CPU: dict[str, float] = {}  # the master's CPU seconds per task, by drain
 
 
 async def drain(client: httpx.AsyncClient, count: int, already: int,
-                master: psutil.Process | None = None) -> tuple[float, float]:  # fmt: skip
+                master: psutil.Process | None = None,
+                name: str = "none") -> tuple[float, float]:  # fmt: skip
     """(submissions/s, completed/s) for `count` tasks submitted at once; with `master`,
     its CPU seconds per task go to MASTER_CPU (a figure other load hardly moves)."""
     cpu = sum(master.cpu_times()[:2]) if master else 0.0
@@ -178,7 +179,7 @@ async def drain(client: httpx.AsyncClient, count: int, already: int,
     submitted = time.perf_counter()
     ended = await until_completed(client, already + count)
     if master:
-        MASTER_CPU.append((sum(master.cpu_times()[:2]) - cpu) / count)
+        MASTER_CPU[name] = (sum(master.cpu_times()[:2]) - cpu) / count
     return count / (submitted - began), count / (ended - began)
 
 
@@ -317,14 +318,16 @@ async def main(args: argparse.Namespace) -> None:
                 follower_rate = None
                 if args.followers:
                     streams = await hold_followers(client, args.followers)
-                    _, follower_rate = await drain(client, args.tasks, done)
+                    _, follower_rate = await drain(client, args.tasks, done, master,
+                                                   "followers")  # fmt: skip
                     done += args.tasks
                     for stream in streams:
                         await stream.aclose()
                 waiter_rate = None
                 if args.waiters:  # last: a waiter's /wait outlives its client's cancel
                     waiting = await hold_waiters(client, args.waiters)
-                    _, waiter_rate = await drain(client, args.tasks, done)
+                    _, waiter_rate = await drain(client, args.tasks, done, master,
+                                                 "waiters")  # fmt: skip
                     done += args.tasks
                     for waiter in waiting:
                         waiter.cancel()
@@ -342,7 +345,7 @@ def report(args: argparse.Namespace, baseline: float, submit_rate: float, drain_
     print(f"submissions:                    {submit_rate:8.0f} /s")
     print(f"completed (drain):              {drain_rate:8.0f} tasks/s")
     if MASTER_CPU:
-        per_task = MASTER_CPU[0] * 1000
+        per_task = MASTER_CPU["none"] * 1000
         print(f"master CPU per task (drain):    {per_task:8.2f} ms "
               f"(one core's worth: {1000 / per_task:.0f} tasks/s)")  # fmt: skip
     if latencies:
@@ -355,10 +358,12 @@ def report(args: argparse.Namespace, baseline: float, submit_rate: float, drain_
         print(f"drain with {queued:6d} queued:        {rate:8.0f} tasks/s ({ratio:.2f}x)")
     if waiter_rate is not None:
         print(f"drain with {args.waiters} waiters:        {waiter_rate:8.0f} tasks/s "
-              f"({waiter_rate / drain_rate:.2f}x of none)")  # fmt: skip
+              f"({waiter_rate / drain_rate:.2f}x of none; master CPU a task "
+              f"{MASTER_CPU['waiters'] * 1000:.2f} ms)")  # fmt: skip
     if follower_rate is not None:
         print(f"drain with {args.followers} log followers: {follower_rate:8.0f} tasks/s "
-              f"({follower_rate / drain_rate:.2f}x of none)")  # fmt: skip
+              f"({follower_rate / drain_rate:.2f}x of none; master CPU a task "
+              f"{MASTER_CPU['followers'] * 1000:.2f} ms)")  # fmt: skip
     print(f"drain vs raw sqlite3 commits: {drain_rate / baseline:.2f}x")
 
 
