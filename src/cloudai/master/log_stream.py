@@ -31,6 +31,10 @@ from cloudai.master.tasks import TaskService
 
 CHUNK_BYTES = 64 * 1024
 RECHECK_S = 5.0
+# A follower of a task that is on no worker re-reads it this seldom: only another
+# master's write escapes this one's bus, and at 5 s a thousand followers of queued tasks
+# cost the master a fifth of its time (the control-plane benchmark, --followers).
+QUEUED_RECHECK_S = 60.0
 MAX_TAIL_LINES = 100_000
 MAX_TAIL_BYTES = 64 * 1024 * 1024
 
@@ -67,6 +71,7 @@ class LogStream:
         *,
         chunk_bytes: int = CHUNK_BYTES,
         recheck_s: float = RECHECK_S,
+        queued_recheck_s: float = QUEUED_RECHECK_S,
     ) -> None:
         self._tasks = tasks
         self._area = area
@@ -75,6 +80,7 @@ class LogStream:
         self._bus = bus
         self._chunk = chunk_bytes
         self._recheck_s = recheck_s
+        self._queued_recheck_s = queued_recheck_s
 
     async def first_attempt(self, user: User, task_id: str, attempt: int | None) -> int:
         """Where a read starts: `attempt`, else the task's current one (1 before it was
@@ -105,7 +111,8 @@ class LogStream:
                     return
                 if not follow:
                     return
-                await changed.wait(self._recheck_s)
+                on_worker = task.status.holds_resources
+                await changed.wait(self._recheck_s if on_worker else self._queued_recheck_s)
                 if changed.closed:
                     raise Closed("the master is stopping")
 
