@@ -140,12 +140,15 @@ async def workers(
         await asyncio.gather(*(app.stop() for app in apps))
 
 
-async def submit_many(client: httpx.AsyncClient, count: int) -> list[str]:
+async def submit_many(
+    client: httpx.AsyncClient, count: int, body: dict[str, Any] = BODY
+) -> list[str]:
+    """The ids of `count` tasks of `body`, submitted `IN_FLIGHT` at a time."""
     gate = asyncio.Semaphore(IN_FLIGHT)
 
     async def one() -> str:
         async with gate:
-            answer = await client.post("/api/tasks", json=BODY)
+            answer = await client.post("/api/tasks", json=body)
             answer.raise_for_status()
             task_id: str = answer.json()["task_id"]
             return task_id
@@ -259,15 +262,23 @@ async def attached(client: httpx.AsyncClient, count: float) -> None:
         await asyncio.sleep(0.1)  # a benchmark may poll its set-up
 
 
+async def _never_running(
+    client: httpx.AsyncClient, count: int
+) -> tuple[list[str], float, httpx.AsyncClient]:
+    """`count` tasks that never run (pinned elsewhere), how many clients wait on events
+    now, and a client with a connection for each task."""
+    ids = await submit_many(client, count, {**BODY, "target_worker_id": "nobody-here"})
+    before = await subscribers(client)
+    limits = httpx.Limits(max_connections=count + 1, keepalive_expiry=KEEPALIVE_S)
+    other = httpx.AsyncClient(base_url=client.base_url, headers=client.headers, timeout=600,
+                              limits=limits)  # fmt: skip
+    return ids, before, other
+
+
 async def hold_waiters(client: httpx.AsyncClient, count: int) -> list[asyncio.Task[Any]]:
     """`count` clients blocked in /wait on tasks that never run (pinned elsewhere),
     each attached when this returns."""
-    body = {**BODY, "target_worker_id": "nobody-here"}
-    ids = [(await client.post("/api/tasks", json=body)).json()["task_id"] for _ in range(count)]
-    before = await subscribers(client)
-    waiter = httpx.AsyncClient(base_url=client.base_url, headers=client.headers, timeout=600,
-                               limits=httpx.Limits(max_connections=count + 1,
-                                                   keepalive_expiry=KEEPALIVE_S))  # fmt: skip
+    ids, before, waiter = await _never_running(client, count)
     waiting = [asyncio.create_task(waiter.get(f"/api/tasks/{i}/wait",
                                               params={"until": "completed", "timeout": 300}))
                for i in ids]  # fmt: skip
@@ -278,12 +289,7 @@ async def hold_waiters(client: httpx.AsyncClient, count: int) -> list[asyncio.Ta
 async def hold_followers(client: httpx.AsyncClient, count: int) -> list[httpx.Response]:
     """`count` clients following the logs of tasks that never run (pinned elsewhere),
     each with its stream open (headers received) when this returns."""
-    body = {**BODY, "target_worker_id": "nobody-here"}
-    ids = [(await client.post("/api/tasks", json=body)).json()["task_id"] for _ in range(count)]
-    before = await subscribers(client)
-    follower = httpx.AsyncClient(base_url=client.base_url, headers=client.headers, timeout=600,
-                                 limits=httpx.Limits(max_connections=count + 1,
-                                                   keepalive_expiry=KEEPALIVE_S))  # fmt: skip
+    ids, before, follower = await _never_running(client, count)
 
     async def follow(task_id: str) -> httpx.Response:
         request = follower.build_request("GET", f"/api/tasks/{task_id}/logs/stream",

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from control_plane import EMAIL, IN_FLIGHT, PASSWORD, free_port, ready, until_completed
+from control_plane import EMAIL, PASSWORD, free_port, ready, submit_many, until_completed
 
 IMAGE = "cloudai-test:latest"
 RAW_LABEL = "cloudai.bench.run"
@@ -94,19 +94,6 @@ async def online_worker(client: httpx.AsyncClient) -> Any:
     raise RuntimeError("no worker registered within 60 s")
 
 
-async def submit(client: httpx.AsyncClient, body: dict[str, Any], count: int) -> list[str]:
-    gate = asyncio.Semaphore(IN_FLIGHT)
-
-    async def one() -> str:
-        async with gate:
-            answer = await client.post("/api/tasks", json=body)
-            answer.raise_for_status()
-            task_id: str = answer.json()["task_id"]
-            return task_id
-
-    return list(await asyncio.gather(*(one() for _ in range(count))))
-
-
 async def until_each_ended(client: httpx.AsyncClient, ids: list[str]) -> float:
     """When the last of `ids` was seen completed, each followed by the master's long
     poll (`/api/tasks/{id}/wait`: answered on the task's own events, no polling)."""
@@ -133,7 +120,7 @@ async def cloudai_rate(client: httpx.AsyncClient, cpu: float, count: int, done: 
     body = {"docker_image": IMAGE, "command": "true", "cpu_required": cpu,
             "memory_required": 0.05}  # fmt: skip
     began = time.perf_counter()
-    ids = await submit(client, body, count)
+    ids = await submit_many(client, count, body)
     if poll_stats:
         ended = await until_completed(client, done + count)
     else:

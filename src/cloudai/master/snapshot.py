@@ -70,8 +70,7 @@ class SnapshotBuilder:
         # Pinned to a worker that is not there: no pass could place them (with no worker
         # at all the pass itself says so, as for never-fitting requests).
         registered = {w.worker_id for w in workers}
-        absent = frozenset(t for t in self._index.targets() if t not in registered)
-        absent = absent if workers else frozenset()
+        absent = frozenset(t for t in self._index.targets() if workers and t not in registered)
         return Snapshot(
             now=now.timestamp(),
             workers=workers,

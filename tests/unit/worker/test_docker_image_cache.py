@@ -3,7 +3,6 @@ policy decides again, as for an image never seen. Fakes only: no daemon."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,19 +10,12 @@ from typing import Any
 
 from docker.errors import DockerException, ImageNotFound, NotFound
 
-from cloudai.worker.executors import DockerExecutor, ExecutionSpec
+from cloudai.worker.executors import DockerExecutor
 from cloudai.worker.identity import WorkerIdentity
+from tests.unit.worker.support import trivial_spec
 
 IDENTITY = WorkerIdentity("w1", "instance-1", "cluster-1")
 IMAGE = "img:1"
-
-
-def _spec(tmp_path: Path) -> ExecutionSpec:
-    run_dir = tmp_path / uuid.uuid4().hex[:8]
-    return ExecutionSpec(
-        task_id=f"t-{run_dir.name}", epoch=1, image=IMAGE, command="true", cpu=1,
-        memory_gb=0.1, gpu=0, output_dir=run_dir / "out", log_path=run_dir / "task.log",
-    )  # fmt: skip
 
 
 class FakeDaemon:
@@ -62,7 +54,10 @@ class FakeDaemon:
 async def test_an_image_found_present_is_not_looked_up_again(tmp_path: Path) -> None:
     daemon = FakeDaemon(present=True, creates=[DockerException("no"), DockerException("no")])
     ex = DockerExecutor(IDENTITY, client_factory=daemon.client)
-    first, second = await ex.run(_spec(tmp_path)), await ex.run(_spec(tmp_path))
+    first, second = (
+        await ex.run(trivial_spec(tmp_path, IMAGE)),
+        await ex.run(trivial_spec(tmp_path, IMAGE)),
+    )
     await ex.close()
     assert first.error == second.error == "create container: no"
     assert daemon.lookups == 1 and daemon.pulls == []
@@ -72,9 +67,9 @@ async def test_an_image_gone_since_is_pulled_by_the_policy(tmp_path: Path) -> No
     gone = ImageNotFound(f"No such image: {IMAGE}")
     daemon = FakeDaemon(present=True, creates=[DockerException("a"), gone, DockerException("b")])
     ex = DockerExecutor(IDENTITY, client_factory=daemon.client)
-    await ex.run(_spec(tmp_path))
+    await ex.run(trivial_spec(tmp_path, IMAGE))
     daemon.present = False  # removed meanwhile, behind the executor's back
-    status = await ex.run(_spec(tmp_path))
+    status = await ex.run(trivial_spec(tmp_path, IMAGE))
     await ex.close()
     assert status.error == "create container: b"  # created again once pulled
     assert daemon.pulls == [IMAGE] and daemon.lookups == 2
@@ -84,9 +79,9 @@ async def test_an_image_gone_since_fails_under_pull_policy_never(tmp_path: Path)
     gone = ImageNotFound(f"No such image: {IMAGE}")
     daemon = FakeDaemon(present=True, creates=[DockerException("a"), gone])
     ex = DockerExecutor(IDENTITY, pull_policy="never", client_factory=daemon.client)
-    await ex.run(_spec(tmp_path))
+    await ex.run(trivial_spec(tmp_path, IMAGE))
     daemon.present = False
-    status = await ex.run(_spec(tmp_path))
+    status = await ex.run(trivial_spec(tmp_path, IMAGE))
     await ex.close()
     assert status.failure == "image" and "not present locally" in status.error
     assert daemon.pulls == []

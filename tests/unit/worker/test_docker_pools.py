@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,18 +14,11 @@ from typing import Any
 
 from docker.errors import DockerException, ImageNotFound, NotFound
 
-from cloudai.worker.executors import DockerExecutor, ExecutionSpec
+from cloudai.worker.executors import DockerExecutor
 from cloudai.worker.identity import WorkerIdentity
+from tests.unit.worker.support import trivial_spec
 
 IDENTITY = WorkerIdentity("w1", "instance-1", "cluster-1")
-
-
-def _spec(tmp_path: Path, image: str = "img:1") -> ExecutionSpec:
-    run_dir = tmp_path / uuid.uuid4().hex[:8]
-    return ExecutionSpec(
-        task_id=f"t-{run_dir.name}", epoch=1, image=image, command="true", cpu=1,
-        memory_gb=0.1, gpu=0, output_dir=run_dir / "out", log_path=run_dir / "task.log",
-    )  # fmt: skip
 
 
 class Gate:
@@ -61,7 +53,7 @@ async def test_saturated_docker_calls_leave_the_default_pool_free(tmp_path: Path
     client = SimpleNamespace(images=SimpleNamespace(get=lookup), close=lambda: None)
     ex = DockerExecutor(IDENTITY, pull_policy="never", client_factory=lambda: client,
                         call_workers=2)  # fmt: skip
-    runs = [asyncio.create_task(ex.run(_spec(tmp_path))) for _ in range(3)]
+    runs = [asyncio.create_task(ex.run(trivial_spec(tmp_path))) for _ in range(3)]
     try:
         assert await asyncio.to_thread(gate.full.wait, 10)
         # Both call threads are held, a third run waits for one: to_thread still runs.
@@ -100,12 +92,12 @@ async def test_a_stalled_pull_holds_neither_the_default_pool_nor_other_runs(
                           _version="1.41")  # fmt: skip
     client = SimpleNamespace(api=api, images=SimpleNamespace(get=lookup), close=lambda: None)
     ex = DockerExecutor(IDENTITY, client_factory=lambda: client, pull_workers=1)
-    pulling = asyncio.create_task(ex.run(_spec(tmp_path, "missing:1")))
+    pulling = asyncio.create_task(ex.run(trivial_spec(tmp_path, "missing:1")))
     try:
         assert await asyncio.to_thread(gate.full.wait, 10)
         assert gate.held[0].startswith("docker-pull")
         # Another run's lookup and create go ahead while the pull is held.
-        other = await asyncio.wait_for(ex.run(_spec(tmp_path, "present:1")), 5)
+        other = await asyncio.wait_for(ex.run(trivial_spec(tmp_path, "present:1")), 5)
         assert other.error == "create container: no containers here"
         assert await asyncio.wait_for(asyncio.to_thread(_default_pool_thread), 5)
     finally:
@@ -117,5 +109,5 @@ async def test_a_stalled_pull_holds_neither_the_default_pool_nor_other_runs(
 async def test_close_shuts_its_pools_and_later_runs_are_refused(tmp_path: Path) -> None:
     ex = DockerExecutor(IDENTITY, client_factory=lambda: SimpleNamespace(close=lambda: None))
     await ex.close()
-    refused = await ex.run(_spec(tmp_path))
+    refused = await ex.run(trivial_spec(tmp_path))
     assert refused.exit_code is None and "closed" in refused.error

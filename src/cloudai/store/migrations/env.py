@@ -1,7 +1,7 @@
 """Alembic environment, driven from code (`cloudai.store.sql.migrate`) with no alembic.ini.
 
-The caller either lends a sync connection in ``config.attributes["connection"]`` (taken
-from an AsyncEngine with ``run_sync``) or names the database in
+The caller either lends a sync connection in ``config.attributes["connection"]`` (the
+store's own engine, `cloudai.store.engine.upgrade_to_head`) or names the database in
 ``config.attributes["url"]``; async URLs (``sqlite+aiosqlite``, ``postgresql+psycopg``)
 are driven through ``asyncio.run`` here in that case.
 """
