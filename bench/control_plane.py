@@ -43,6 +43,7 @@ from typing import Any
 
 import httpx
 import psutil
+from loadgen import LoadClient  # bench/, beside this script
 from pydantic import SecretStr
 
 from cloudai.config import WorkerSettings
@@ -143,17 +144,16 @@ async def workers(
 async def submit_many(
     client: httpx.AsyncClient, count: int, body: dict[str, Any] = BODY
 ) -> list[str]:
-    """The ids of `count` tasks of `body`, submitted `IN_FLIGHT` at a time."""
-    gate = asyncio.Semaphore(IN_FLIGHT)
+    """The ids of `count` tasks of `body`, submitted `IN_FLIGHT` at a time (on the
+    lean client: httpx would cost more CPU than the master, see bench/loadgen.py)."""
+    token = client.headers["Authorization"].removeprefix("Bearer ")
+    async with LoadClient(str(client.base_url), token, IN_FLIGHT) as load:
 
-    async def one() -> str:
-        async with gate:
-            answer = await client.post("/api/tasks", json=body)
-            answer.raise_for_status()
-            task_id: str = answer.json()["task_id"]
+        async def one() -> str:
+            task_id: str = (await load.post_json("/api/tasks", body))["task_id"]
             return task_id
 
-    return list(await asyncio.gather(*(one() for _ in range(count))))
+        return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
 async def completed(client: httpx.AsyncClient) -> int:
@@ -169,6 +169,7 @@ async def until_completed(client: httpx.AsyncClient, target: int) -> float:
 
 
 MASTER_CPU: dict[str, float] = {}  # the master's CPU seconds per task, by drain
+BENCH_CPU: dict[str, float] = {}  # this process's (the client's and the workers')
 
 
 async def drain(client: httpx.AsyncClient, count: int, already: int,
@@ -177,12 +178,14 @@ async def drain(client: httpx.AsyncClient, count: int, already: int,
     """(submissions/s, completed/s) for `count` tasks submitted at once; with `master`,
     its CPU seconds per task go to MASTER_CPU (a figure other load hardly moves)."""
     cpu = sum(master.cpu_times()[:2]) if master else 0.0
+    own = sum(psutil.Process().cpu_times()[:2])
     began = time.perf_counter()
     await submit_many(client, count)
     submitted = time.perf_counter()
     ended = await until_completed(client, already + count)
     if master:
         MASTER_CPU[name] = (sum(master.cpu_times()[:2]) - cpu) / count
+        BENCH_CPU[name] = (sum(psutil.Process().cpu_times()[:2]) - own) / count
     return count / (submitted - began), count / (ended - began)
 
 
@@ -258,7 +261,7 @@ async def subscribers(client: httpx.AsyncClient) -> float:
 
 
 async def attached(client: httpx.AsyncClient, count: float) -> None:
-    while await subscribers(client) < count:
+    while await subscribers(client) < count:  # noqa: ASYNC110 - a benchmark polls its set-up
         await asyncio.sleep(0.1)  # a benchmark may poll its set-up
 
 
@@ -354,6 +357,8 @@ def report(args: argparse.Namespace, baseline: float, submit_rate: float, drain_
         per_task = MASTER_CPU["none"] * 1000
         print(f"master CPU per task (drain):    {per_task:8.2f} ms "
               f"(one core's worth: {1000 / per_task:.0f} tasks/s)")  # fmt: skip
+        print(f"client + workers CPU per task:  {BENCH_CPU['none'] * 1000:8.2f} ms "
+              "(this process, beside the master)")  # fmt: skip
     if latencies:
         cuts = statistics.quantiles(latencies, n=100)
         print(f"queued->assigned at {args.offered}/s offered: p50 {cuts[49]:.1f} ms, "

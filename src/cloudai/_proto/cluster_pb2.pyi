@@ -491,6 +491,7 @@ class TaskResult(_message.Message):
     FINISHED_AT_MS_FIELD_NUMBER: _builtins.int
     LOG_SIZE_FIELD_NUMBER: _builtins.int
     FAILURE_FIELD_NUMBER: _builtins.int
+    NO_FILES_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     worker_id: _builtins.str
     status: _builtins.str
@@ -518,6 +519,10 @@ class TaskResult(_message.Message):
     """added: why it failed, which decides a retry: exit | oom | timeout | cancelled |
     image | storage | pull_timeout | executor | interrupted ("" when it succeeded)
     """
+    no_files: _builtins.bool
+    """added: the attempt shipped no files (no upload was sent); the master forgets files
+    an earlier attempt shipped
+    """
     @_builtins.property
     def output_files(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -538,10 +543,11 @@ class TaskResult(_message.Message):
         finished_at_ms: _builtins.int = ...,
         log_size: _builtins.int = ...,
         failure: _builtins.str = ...,
+        no_files: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "exit_code", b"exit_code", "failure", b"failure", "finished_at_ms", b"finished_at_ms", "has_exit_code", b"has_exit_code", "log_size", b"log_size", "logs", b"logs", "oom_killed", b"oom_killed", "output_files", b"output_files", "reason", b"reason", "result_location", b"result_location", "started_at_ms", b"started_at_ms", "status", b"status", "task_id", b"task_id", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "exit_code", b"exit_code", "failure", b"failure", "finished_at_ms", b"finished_at_ms", "has_exit_code", b"has_exit_code", "log_size", b"log_size", "logs", b"logs", "no_files", b"no_files", "oom_killed", b"oom_killed", "output_files", b"output_files", "reason", b"reason", "result_location", b"result_location", "started_at_ms", b"started_at_ms", "status", b"status", "task_id", b"task_id", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

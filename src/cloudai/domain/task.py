@@ -270,3 +270,5 @@ class AttemptReport:
     oom_killed: bool
     log_size: int
     failure: Failure | None = None  # why it failed; None when it succeeded
+    # The worker sent no upload: nothing to ship. False (an older worker): it uploaded.
+    no_files: bool = False

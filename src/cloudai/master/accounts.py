@@ -4,8 +4,9 @@ revocation, password change; personal API tokens are in `tokens.py`.
 Revocation: each user has a session generation, which every JWT carries (`gen`). Logout
 and password change bump it, so every earlier JWT of that user fails at once. That is
 one integer on the user row, read with the user on each request anyway: no deny-list to
-look up or prune, exact (no clock granularity), and it holds across masters sharing
-the database. The price: logging out ends all of the user's login sessions, not one.
+look up or prune, exact on this master, and it holds across masters sharing the
+database (within the second a store keeps a user it read: `store/recent_users.py`).
+The price: logging out ends all of the user's login sessions, not one.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _MIN_PASSWORD = 8
 _ALGORITHM = "HS256"
 # Tokens whose signature was checked, kept so the next request with one skips the
-# check (a tenth of a request's time); expiry and the user's state are still read
+# check (a tenth of a request's time); expiry and the user's state are still checked
 # every time. Bounded: the oldest checked drop out.
 _VERIFIED_KEPT = 4096
 _BAD_LOGIN = "invalid email or password"  # the same whether the email is known or not

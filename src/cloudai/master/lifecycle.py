@@ -21,6 +21,7 @@ from cloudai.ports import Clock, Store
 logger = logging.getLogger(__name__)
 
 PAGE = 1000
+FIRST_EPOCH = 1  # rules.place opens epoch task.epoch + 1, and a new task's epoch is 0
 
 
 async def iter_tasks(
@@ -84,6 +85,8 @@ class Lifecycle:
         )
 
     async def finished(self, report: AttemptReport) -> Task | None:
+        if report.no_files and report.epoch > FIRST_EPOCH:
+            await self._forget_earlier_files(report)
         at = self._clock.now()
         task = await self._writer.change(
             report.task_id, lambda t, a: rules.finish(t, a, report, at=at)
@@ -94,6 +97,15 @@ class Lifecycle:
                 extra={"task_id": report.task_id, "epoch": report.epoch},
             )
         return task
+
+    async def _forget_earlier_files(self, report: AttemptReport) -> None:
+        """A retry that shipped nothing: no files, as an (empty) upload would have left.
+        File rows are per task, so an earlier attempt's would still be listed. Fenced
+        like an upload (the task's current attempt, on this worker), and done before
+        the status is written, so a waiter it wakes never reads the earlier files."""
+        task = await self._store.get_task(report.task_id)
+        if task is not None and (task.worker_id, task.epoch) == (report.worker_id, report.epoch):
+            await self._store.replace_files(report.task_id, [])
 
     async def lost(self, task_id: str, epoch: int, worker_id: str) -> Task | None:
         """The worker vanished: the attempt ends as lost; the task waits again (a

@@ -7,19 +7,16 @@ Tasks that no worker could ever fit are left out of the queue (scheduling/feasib
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from cloudai.domain import sla
-from cloudai.domain.resources import Resources
-from cloudai.domain.task import Task, TaskStatus
 from cloudai.domain.workers import Eligibility, Worker, WorkerStatus
 from cloudai.master.accounting import Accounting
 from cloudai.master.registry import WorkerRegistry
 from cloudai.master.task_index import TaskIndex
 from cloudai.ports import Clock, Store
 from cloudai.scheduling.feasibility import never_fitting
-from cloudai.scheduling.snapshot import RunningView, Snapshot, WorkerView
+from cloudai.scheduling.snapshot import Snapshot, WorkerView
 
 RESYNC_S = 60.0  # the index is re-read from the database at least this often
 
@@ -63,8 +60,7 @@ class SnapshotBuilder:
         ):
             await self._index.rebuild(self._store)
             self._synced_at = now
-        holding = self._index.holding()
-        workers = tuple(self._workers(holding))
+        workers = tuple(self._workers())
         never_fit = never_fitting(self._index.requests(), workers)
         without = frozenset(never_fit)
         # Pinned to a worker that is not there: no pass could place them (with no worker
@@ -78,25 +74,21 @@ class SnapshotBuilder:
             never_fit=never_fit,
             absent_targets=absent,
             left_out=self._index.left_out(without, absent),
-            running=tuple(_running_view(t) for t in holding if t.worker_id),
-            usage=self._usage(holding, now),
+            running=self._index.running_views(),
+            usage=self._usage(now),
             tau=self._accounting.tau(),
             cursor=cursor,
             max_running_per_user=self._max_running_per_user,
         )
 
-    def _workers(self, holding: list[Task]) -> list[WorkerView]:
+    def _workers(self) -> list[WorkerView]:
         """Every worker not lost; free capacity is derived from the tasks that hold
         resources, so a release can never happen twice."""
-        used: dict[str, Resources] = defaultdict(Resources)
-        for task in holding:
-            if task.worker_id:
-                used[task.worker_id] = used[task.worker_id] + task.request
         return [
             WorkerView(
                 worker_id=w.worker_id,
                 total=w.total,
-                free=(w.total - used[w.worker_id]).clamped(),
+                free=(w.total - self._index.used(w.worker_id)).clamped(),
                 schedulable=schedulable(w),
                 cpu_load=w.usage.cpu / 100,
                 memory_load=w.usage.memory / 100,
@@ -106,25 +98,11 @@ class SnapshotBuilder:
             if w.status is not WorkerStatus.LOST
         ]
 
-    def _usage(self, holding: list[Task], now: datetime) -> dict[str, float]:
+    def _usage(self, now: datetime) -> dict[str, float]:
         """Finished runs (decayed) plus what running attempts have used so far."""
         usage = self._accounting.usage()
-        for task in holding:
-            if task.status is TaskStatus.RUNNING and task.started_at is not None:
-                seconds = (now - task.started_at).total_seconds()
-                usage[task.user_id] = sla.charge(
-                    usage.get(task.user_id, 0.0), task.request, seconds
-                )
+        for task in self._index.started():
+            assert task.started_at is not None  # `started` keeps only those
+            seconds = (now - task.started_at).total_seconds()
+            usage[task.user_id] = sla.charge(usage.get(task.user_id, 0.0), task.request, seconds)
         return usage
-
-
-def _running_view(task: Task) -> RunningView:
-    started = task.started_at or task.updated_at
-    return RunningView(
-        task_id=task.task_id,
-        worker_id=task.worker_id or "",
-        user_id=task.user_id,
-        request=task.request,
-        started_at=started.timestamp(),
-        task_type=task.task_type,
-    )

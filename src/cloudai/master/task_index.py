@@ -16,9 +16,10 @@ from collections import Counter
 
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import HOLDING, Attempt, Task, TaskStatus
+from cloudai.master.holding import Holding
 from cloudai.master.lifecycle import iter_tasks
 from cloudai.ports import Store
-from cloudai.scheduling.snapshot import QueuedTaskView
+from cloudai.scheduling.snapshot import QueuedTaskView, RunningView
 
 # What a pass leaves out: requests no worker could ever fit, and pinned-to workers that
 # are not registered.
@@ -48,7 +49,7 @@ class TaskIndex:
     def __init__(self) -> None:
         self._queued: dict[str, QueuedTaskView] = {}
         self._queued_tasks: dict[str, Task] = {}  # the same tasks, whole, for claims
-        self._holding: dict[str, Task] = {}
+        self._holding = Holding()
         # The current attempt of a holding task, as this master last wrote it (none for
         # what a rebuild read: those come from the store when asked for).
         self._attempts: dict[str, Attempt] = {}
@@ -78,7 +79,7 @@ class TaskIndex:
     async def _load(self, store: Store) -> None:
         queued: dict[str, QueuedTaskView] = {}
         queued_tasks: dict[str, Task] = {}
-        holding: dict[str, Task] = {}
+        holding: list[Task] = []
         self._during_rebuild = []
         try:
             async for task in iter_tasks(store, [TaskStatus.QUEUED, *HOLDING]):
@@ -86,10 +87,10 @@ class TaskIndex:
                     queued[task.task_id] = queued_view(task)
                     queued_tasks[task.task_id] = task
                 else:
-                    holding[task.task_id] = task
+                    holding.append(task)
         finally:
             replay, self._during_rebuild = self._during_rebuild, None
-        self._queued, self._queued_tasks, self._holding = queued, queued_tasks, holding
+        self._queued, self._queued_tasks, self._holding = queued, queued_tasks, Holding(holding)
         self._attempts = {}
         self._requests = Counter(v.request for v in queued.values() if not v.target_worker_id)
         self._targets = Counter(v.target_worker_id for v in queued.values() if v.target_worker_id)
@@ -107,7 +108,7 @@ class TaskIndex:
         self._unqueue(task_id)
         self._note_attempt(task, attempt)
         if task.status is TaskStatus.QUEUED:
-            self._holding.pop(task_id, None)
+            self._holding.drop(task_id)
             self._queued_tasks[task_id] = task
             view = self._queued[task_id] = queued_view(task)
             self._changed()
@@ -117,9 +118,9 @@ class TaskIndex:
                 self._requests[view.request] += 1
             return
         if task.status.holds_resources:
-            self._holding[task_id] = task
+            self._holding.put(task)
         else:
-            self._holding.pop(task_id, None)
+            self._holding.drop(task_id)
 
     def _note_attempt(self, task: Task, attempt: Attempt | None) -> None:
         kept = self._attempts.get(task.task_id)
@@ -211,7 +212,19 @@ class TaskIndex:
 
     def holding(self) -> list[Task]:
         """Every task whose attempt holds resources."""
-        return list(self._holding.values())
+        return self._holding.tasks()
+
+    def running_views(self) -> tuple[RunningView, ...]:
+        """The planner's view of every holding task on a worker."""
+        return self._holding.views()
+
+    def used(self, worker_id: str) -> Resources:
+        """What the tasks holding a place on `worker_id` request together."""
+        return self._holding.used(worker_id)
+
+    def started(self) -> list[Task]:
+        """The running tasks that have a start time."""
+        return self._holding.started()
 
     def __len__(self) -> int:
         return len(self._queued)

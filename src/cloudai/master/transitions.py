@@ -6,6 +6,7 @@ first, so concurrent reports, cancels and placements never double-apply.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,10 @@ class TaskWriter:
         self._bus = bus
         self._observers = list(observers)
         self._index = index
+        # The changes being written, by task: one at a time per task on this master, so
+        # a report right behind another (a completion behind its start) decides on what
+        # the first wrote rather than losing the compare-and-set to it and re-reading.
+        self._changing: dict[str, asyncio.Event] = {}
 
     def observe(self, observer: Observer) -> None:
         self._observers.append(observer)
@@ -65,6 +70,16 @@ class TaskWriter:
     async def change(self, task_id: str, decide: Decide) -> Task | None:
         """Apply `decide` with compare-and-set; the new task, or None when `decide`
         declined. Raises NotFound for an unknown task."""
+        while (ahead := self._changing.get(task_id)) is not None:
+            await ahead.wait()
+        done = self._changing[task_id] = asyncio.Event()
+        try:
+            return await self._change(task_id, decide)
+        finally:
+            del self._changing[task_id]
+            done.set()
+
+    async def _change(self, task_id: str, decide: Decide) -> Task | None:
         known = self._index.current(task_id) if self._index is not None else None
         for _ in range(_MAX_CAS_ROUNDS):
             # First what this master last wrote, if it holds resources; after a lost

@@ -130,6 +130,7 @@ def report_from_proto(result: pb.TaskResult, worker_id: str) -> AttemptReport:
         oom_killed=result.oom_killed,
         log_size=result.log_size,
         failure=parse_failure(result.failure),
+        no_files=result.no_files,
     )
 
 
@@ -229,6 +230,7 @@ def finished_to_proto(finished: FinishedAttempt) -> pb.TaskResult:
         finished_at_ms=finished.finished_at_ms,
         log_size=report.log_size,
         failure=report.failure.value if report.failure else "",
+        no_files=report.no_files,
     )
 
 

@@ -34,6 +34,7 @@ from cloudai.ports import Claim, SlaCount, Store
 from cloudai.store import rows
 from cloudai.store.database import Database
 from cloudai.store.engine import make_engine, upgrade_to_head
+from cloudai.store.recent_users import RecentUsers
 from cloudai.store.sql_admin import AdminQueries
 from cloudai.store.sql_listing import task_listing
 from cloudai.store.sql_statements import ATTEMPT_PREFIX, Statements, cas_parameters
@@ -94,7 +95,8 @@ class SqlStore(TokenQueries, AdminQueries):
         self._dialect = db.dialect
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect: {self._dialect}")
-        self._statements = Statements(self._dialect)
+        self._statements = Statements(db.engine.dialect)
+        self._users = RecentUsers()
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
         """`work` in a transaction that commits when it returns, rolls back if it raises."""
@@ -131,8 +133,16 @@ class SqlStore(TokenQueries, AdminQueries):
             raise Conflict(f"user {user.user_id!r} or email {user.email!r} exists") from exc
 
     async def get_user(self, user_id: str) -> User | None:
+        kept = self._users.get(user_id)
+        if kept is not None:
+            return kept
+        mark = self._users.mark()
         row = await self._row(self._statements.get_user, {"user_id": user_id})
-        return None if row is None else rows.user_of(row)
+        if row is None:
+            return None
+        user = rows.user_of(row)
+        self._users.keep(user, mark)
+        return user
 
     async def get_user_by_email(self, email: str) -> User | None:
         row = await self._row(select(UserRow).where(UserRow.email == email))
@@ -164,8 +174,8 @@ class SqlStore(TokenQueries, AdminQueries):
 
     async def add_task(self, task: Task, event: TaskEvent) -> None:
         def add(conn: Connection) -> None:
-            conn.execute(self._statements.add_task, rows.task_values(task))
-            conn.execute(self._statements.add_event, rows.columns(event))
+            self._statements.add_task.rowcount(conn, rows.task_values(task))
+            self._statements.add_event.rowcount(conn, rows.columns(event))
 
         try:
             await self._write(add)
@@ -231,7 +241,7 @@ class SqlStore(TokenQueries, AdminQueries):
     ) -> bool:
         """Write `task` over its row if the row is still in (status, epoch)."""
         parameters = cas_parameters(task, expected_status, expected_epoch)
-        return conn.execute(self._statements.cas_task, parameters).rowcount == 1
+        return self._statements.cas_task.rowcount(conn, parameters) == 1
 
     def _write_rest(
         self,
@@ -242,11 +252,11 @@ class SqlStore(TokenQueries, AdminQueries):
     ) -> None:
         # One statement per event keeps the autoincrement ids in the given order.
         for ev in events:
-            conn.execute(self._statements.add_event, rows.columns(ev))
+            self._statements.add_event.rowcount(conn, rows.columns(ev))
         if attempt is not None:
-            conn.execute(self._statements.put_attempt, rows.columns(attempt))
+            self._statements.put_attempt.rowcount(conn, rows.columns(attempt))
         if result is not None:
-            conn.execute(self._statements.put_result, rows.columns(result))
+            self._statements.put_result.rowcount(conn, rows.columns(result))
 
     async def save_task(
         self,
@@ -295,12 +305,11 @@ class SqlStore(TokenQueries, AdminQueries):
         """Serialise claims on this worker across every master process: the row lock
         (PostgreSQL) or the database write lock (SQLite: the store's write transactions
         begin IMMEDIATE) is held until commit. False: no such worker."""
-        found = conn.execute(self._statements.lock_worker, {"worker_id": worker_id})
-        return found.first() is not None
+        return bool(self._statements.lock_worker.rows(conn, {"worker_id": worker_id}))
 
     def _held(self, conn: Connection, worker_id: str) -> Resources:
         """What the tasks holding a place on the worker request, together."""
-        held = conn.execute(self._statements.held, {"worker_id": worker_id}).one()
+        (held,) = self._statements.held.rows(conn, {"worker_id": worker_id})
         return Resources(float(held[0]), float(held[1]), float(held[2]), int(held[3]))
 
     async def sla_counts(self) -> list[SlaCount]:

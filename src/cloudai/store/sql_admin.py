@@ -53,7 +53,10 @@ class AdminQueries:
             values["disabled"] = disabled
         if values:
             flagged = update(UserRow).where(UserRow.user_id == user_id).values(**values)
-            await self._write(lambda conn: conn.execute(flagged))
+            try:
+                await self._write(lambda conn: conn.execute(flagged))
+            finally:
+                self._users.forget(user_id)
         row = await self._row(select(UserRow).where(UserRow.user_id == user_id))
         return None if row is None else rows.user_of(row)
 

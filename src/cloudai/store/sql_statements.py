@@ -1,21 +1,25 @@
-"""The hot writes as statements built once and executed with parameters.
+"""The hot statements, built once and executed with parameters.
 
 Building `insert(...).values(row)` per call costs more than the write: SQLAlchemy walks
 the values to make a cache key, then looks the compiled form up. A statement built once
 carries its cache key, and its values come as execution parameters. They are Core
-statements on the tables (no ORM bookkeeping either).
+statements on the tables (no ORM bookkeeping either). The writes of a submit, a claim
+and a status change are `Prepared`: compiled once, run on the driver's cursor.
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Executable, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ClauseElement
 
 from cloudai.domain.task import HOLDING, Task, TaskStatus
 from cloudai.store import rows
+from cloudai.store.prepared import Prepared
 from cloudai.store.tables import AssignmentRow, EventRow, ResultRow, TaskRow, UserRow, WorkerRow
 
 TASKS = cast(Table, TaskRow.__table__)
@@ -28,16 +32,17 @@ ATTEMPT_PREFIX = "attempt_"  # the current attempt's columns in `get_current`
 
 
 class Statements:
-    def __init__(self, dialect: str) -> None:
-        self.add_task: Executable = insert(TASKS)
-        self.add_event: Executable = insert(EVENTS)
+    def __init__(self, dialect: Dialect) -> None:
+        self.add_task = Prepared(insert(TASKS), dialect)
+        self.add_event = Prepared(insert(EVENTS), dialect)
         # The compare-and-set of a task row: its WHERE binds are named apart from the
         # columns, whose new values are the other parameters.
-        self.cas_task: Executable = update(TASKS).where(
+        cas = update(TASKS).where(
             TASKS.c.task_id == bindparam("key_task_id"),
             TASKS.c.status == bindparam("key_status"),
             TASKS.c.epoch == bindparam("key_epoch"),
         )
+        self.cas_task = Prepared(cas, dialect)
         # The hot reads: a task, a user (every authenticated request), a task with its
         # current attempt in one statement (one snapshot on every backend).
         self.get_task: Executable = select(TASKS).where(TASKS.c.task_id == bindparam("task_id"))
@@ -51,23 +56,23 @@ class Statements:
         # A claim: lock the worker's row (PostgreSQL; SQLite's write transaction holds
         # the database's lock already), then add up what its holding tasks request.
         worker = WORKERS.c.worker_id == bindparam("worker_id")
-        self.lock_worker: Executable = (
-            select(WORKERS.c.worker_id).where(worker).with_for_update()
-            if dialect == "postgresql"
-            else select(WORKERS.c.worker_id).where(worker)
-        )
-        self.held: Executable = select(
+        postgres = dialect.name == "postgresql"
+        lock = select(WORKERS.c.worker_id).where(worker)
+        self.lock_worker = Prepared(lock.with_for_update() if postgres else lock, dialect)
+        held = select(
             func.coalesce(func.sum(TASKS.c.req_cpu), 0.0),
             func.coalesce(func.sum(TASKS.c.req_memory_gb), 0.0),
             func.coalesce(func.sum(TASKS.c.req_storage_gb), 0.0),
             func.coalesce(func.sum(TASKS.c.req_gpu), 0),
         ).where(
             TASKS.c.worker_id == bindparam("worker_id"),
-            TASKS.c.status.in_([s.value for s in HOLDING]),
+            # Not `in_`: a prepared statement takes no expanding parameter.
+            or_(*(TASKS.c.status == s.value for s in sorted(HOLDING))),
         )
-        upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-        self.put_attempt = _upsert(upsert, ATTEMPTS, ("task_id", "epoch"))
-        self.put_result = _upsert(upsert, RESULTS, ("task_id",))
+        self.held = Prepared(held, dialect)
+        upsert = pg_insert if postgres else sqlite_insert
+        self.put_attempt = Prepared(_upsert(upsert, ATTEMPTS, ("task_id", "epoch")), dialect)
+        self.put_result = Prepared(_upsert(upsert, RESULTS, ("task_id",)), dialect)
 
 
 def cas_parameters(task: Task, expected_status: TaskStatus, expected_epoch: int) -> dict[str, Any]:
@@ -77,8 +82,8 @@ def cas_parameters(task: Task, expected_status: TaskStatus, expected_epoch: int)
             "key_epoch": expected_epoch}  # fmt: skip
 
 
-def _upsert(upsert: Any, table: Table, keys: tuple[str, ...]) -> Executable:
+def _upsert(upsert: Any, table: Table, keys: tuple[str, ...]) -> ClauseElement:
     stmt = upsert(table)
     changed = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    result: Executable = stmt.on_conflict_do_update(index_elements=list(keys), set_=changed)
+    result: ClauseElement = stmt.on_conflict_do_update(index_elements=list(keys), set_=changed)
     return result

@@ -2,6 +2,8 @@
 
 Every call has one explicit outcome, never an endless loop:
 
+- nothing to ship (no /output files; the log and its index empty or missing): no
+  upload at all; the result says so (`no_files`), and goes alone;
 - the master is unreachable (`Unavailable`): retry with jittered backoff for as long
   as the result may be kept (`max_age_s` after the attempt ended);
 - the master will not store the files (`InvalidRequest`: too large, a bad path): the
@@ -80,9 +82,12 @@ class Delivery:
         self, assignment: Assignment, finished: FinishedAttempt, outputs: CollectedOutputs,
         directory: Path,
     ) -> FinishedAttempt:  # fmt: skip
-        """Send the files; the result to report (its reason tells of files not stored)."""
+        """Send the files; the result to report (its reason tells of files not stored,
+        or it says none were sent: nothing to ship is no upload at all)."""
 
         log_path = directory / LOG_FILE_NAME
+        if await asyncio.to_thread(_nothing_to_ship, log_path, outputs):
+            return _shipped_nothing(finished)
         try:
             await self._retrying(
                 lambda: self._link.upload(_pieces(assignment, outputs, log_path)), finished, "files"
@@ -127,6 +132,29 @@ def _without_files(
             report, outcome=TaskStatus.FAILED, failure=failure, reason=note
         )
     return dataclasses.replace(finished, report=report, output_files=())
+
+
+def _shipped_nothing(finished: FinishedAttempt) -> FinishedAttempt:
+    """The result of an attempt with nothing to ship: no upload was sent, it says so."""
+    report = dataclasses.replace(finished.report, no_files=True)
+    return dataclasses.replace(finished, report=report, output_files=())
+
+
+def _nothing_to_ship(log_path: Path, outputs: CollectedOutputs) -> bool:
+    """No outputs, and the log and its index are missing or empty (the task printed
+    nothing). Decided at each delivery, so a re-delivery after a restart decides again."""
+    return (
+        not outputs.files
+        and _missing_or_empty(log_path)
+        and _missing_or_empty(index_path(log_path))
+    )
+
+
+def _missing_or_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 async def _pieces(

@@ -1,5 +1,5 @@
 """The store's statement runner (`store/database.py`) on a real SQLite file: writes that
-queue while one commits share the next transaction, each in its own savepoint."""
+queue while one commits share the next transaction; a failing one takes no other with it."""
 
 from __future__ import annotations
 

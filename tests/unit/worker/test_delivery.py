@@ -1,9 +1,11 @@
 """Every delivery ends: retried while the master is unreachable (until the result is
 too old), sent without files the master will not or cannot store, dropped when the
-master no longer wants it or keeps failing."""
+master no longer wants it or keeps failing; an attempt with nothing to ship sends no
+upload, and its result says so."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from cloudai.domain.resources import Resources
 from cloudai.domain.task import AttemptReport, Failure, TaskStatus
 from cloudai.worker import delivery as delivery_module
 from cloudai.worker.delivery import Delivery
+from cloudai.worker.logcap import index_path
 from cloudai.worker.master_link import MasterLink
 from cloudai.worker.outputs import collect_outputs
 
@@ -141,3 +144,41 @@ async def test_a_result_older_than_the_spool_age_stops_being_retried(tmp_path: P
     await deliver(tmp_path, link, finished(age_s=120))
     assert link.uploaded == [] and link.reported == []
     assert len(link.upload_errors) == 999  # one try, then expired
+
+
+async def ship_from(tmp_path: Path, link: ScriptedLink) -> FinishedAttempt:
+    """Deliver what `tmp_path` holds as it is; the result the master was sent."""
+    outputs = collect_outputs(tmp_path / "output")
+    sender = Delivery(cast("MasterLink", link), max_age_s=60)
+    await sender.deliver(ASSIGNMENT, finished(), outputs, tmp_path)
+    (sent,) = link.reported
+    return sent
+
+
+@pytest.mark.parametrize("log", [None, b""])  # never written, or the task printed nothing
+async def test_an_attempt_with_nothing_to_ship_sends_no_upload(
+    tmp_path: Path, log: bytes | None
+) -> None:
+    if log is not None:
+        (tmp_path / "task.log").write_bytes(log)
+        index_path(tmp_path / "task.log").write_bytes(b"")
+    link = ScriptedLink()
+    sent = await ship_from(tmp_path, link)
+    assert link.uploaded == []
+    assert sent.report == dataclasses.replace(finished().report, no_files=True)
+    assert sent.output_files == ()
+
+
+@pytest.mark.parametrize("present", ["log", "index", "output"])
+async def test_anything_to_ship_is_uploaded_as_before(tmp_path: Path, present: str) -> None:
+    log = tmp_path / "task.log"
+    log.write_bytes(b"printed" if present == "log" else b"")
+    index_path(log).write_bytes(b"0 stdout 1\n" if present == "index" else b"")
+    if present == "output":
+        (tmp_path / "output").mkdir()
+        (tmp_path / "output" / "a.txt").write_bytes(b"")  # even an empty one is shipped
+    link = ScriptedLink()
+    sent = await ship_from(tmp_path, link)
+    (pieces,) = link.uploaded
+    assert pieces[-1].last_file
+    assert not sent.report.no_files
