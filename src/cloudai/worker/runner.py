@@ -334,6 +334,10 @@ class Runner:
     ) -> None:
         if previous is not None:  # after the one before: "creating" never overtakes "pulling"
             await asyncio.wait({previous})
+        if run.done.is_set():
+            # It ended before this went out: its result tells the master it ran (the
+            # start is recorded with it), one report and one write fewer a short task.
+            return
         task_id, epoch = run.spec.key
         delay = 0.2
         for attempt in range(_START_REPORT_TRIES if phase == PHASE_STARTED else 1):

@@ -76,3 +76,29 @@ async def test_an_undelivered_step_is_dropped_and_the_start_still_goes_out(
     runner, _ = await _start(tmp_path, link)
     assert link.calls == [*STEPS, ("started", "")]  # each pulling line tried once
     await runner.close(0)
+
+
+class ReportingLink(Link):
+    """Also says when the result arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished: list[FinishedAttempt] = []
+        self.result = asyncio.Event()
+
+    async def report(self, finished: FinishedAttempt) -> None:
+        self.finished.append(finished)
+        self.result.set()
+
+
+async def test_an_attempt_that_ended_before_its_start_report_went_out_sends_only_its_result(
+    tmp_path: Path,
+) -> None:
+    link = ReportingLink()
+    executor = FakeExecutor(lambda spec: FakeRun(exit_code=0))  # ends at once
+    runner = Runner("w1", executor, cast("MasterLink", link), tmp_path)
+    runner.accept(Assignment("t1", 1, "img", "true", Resources(1, 1, 1, 0)))
+    await asyncio.wait_for(link.result.wait(), 5)
+    assert link.calls == []  # no start report: the result says it ran
+    assert [f.report.exit_code for f in link.finished] == [0]
+    await runner.close(0)
