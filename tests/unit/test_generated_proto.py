@@ -35,7 +35,8 @@ def test_reference_field_numbers_are_kept() -> None:
     chunk = pb.FileChunk.DESCRIPTOR.fields_by_name
     assert chunk["is_last_file"].number == 7 and chunk["timestamp"].number == 8
     service = pb.DESCRIPTOR.services_by_name["MasterWorker"]
-    # The seed's eight RPCs, plus ReportTaskProgress (added: "running" comes from it).
+    # The seed's eight RPCs, plus ReportTaskProgress (added: "running" comes from it)
+    # and AssignTasks (added: several attempts in one call).
     assert sorted(m.name for m in service.methods) == sorted(
         [
             "ReportTaskProgress",
@@ -45,6 +46,7 @@ def test_reference_field_numbers_are_kept() -> None:
             "UploadTaskFiles",
             "MasterRegister",
             "AssignTask",
+            "AssignTasks",
             "CancelTask",
             "StreamTaskLogs",
         ]

@@ -79,6 +79,11 @@ class MasterWorkerStub:
                 request_serializer=cluster__pb2.TaskLogRequest.SerializeToString,
                 response_deserializer=cluster__pb2.LogChunk.FromString,
                 _registered_method=True)
+        self.AssignTasks = channel.unary_unary(
+                '/cluster.MasterWorker/AssignTasks',
+                request_serializer=cluster__pb2.TaskBatch.SerializeToString,
+                response_deserializer=cluster__pb2.TaskBatchAck.FromString,
+                _registered_method=True)
 
 
 class MasterWorkerServicer:
@@ -142,6 +147,14 @@ class MasterWorkerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignTasks(self, request, context):
+        """added: several attempts in one call, each accepted or refused on its own (one ack
+        per task, in order). A master falls back to AssignTask for a worker without it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterWorkerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -189,6 +202,11 @@ def add_MasterWorkerServicer_to_server(servicer, server):
                     servicer.StreamTaskLogs,
                     request_deserializer=cluster__pb2.TaskLogRequest.FromString,
                     response_serializer=cluster__pb2.LogChunk.SerializeToString,
+            ),
+            'AssignTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignTasks,
+                    request_deserializer=cluster__pb2.TaskBatch.FromString,
+                    response_serializer=cluster__pb2.TaskBatchAck.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -434,6 +452,33 @@ class MasterWorker:
             '/cluster.MasterWorker/StreamTaskLogs',
             cluster__pb2.TaskLogRequest.SerializeToString,
             cluster__pb2.LogChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cluster.MasterWorker/AssignTasks',
+            cluster__pb2.TaskBatch.SerializeToString,
+            cluster__pb2.TaskBatchAck.FromString,
             options,
             channel_credentials,
             insecure,

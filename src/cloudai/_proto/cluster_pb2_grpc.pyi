@@ -48,6 +48,10 @@ class MasterWorkerStub:
     AssignTask: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.Task, _cluster_pb2.TaskAck]
     CancelTask: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.TaskID, _cluster_pb2.TaskAck]
     StreamTaskLogs: _grpc.UnaryStreamMultiCallable[_cluster_pb2.TaskLogRequest, _cluster_pb2.LogChunk]
+    AssignTasks: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.TaskBatch, _cluster_pb2.TaskBatchAck]
+    """added: several attempts in one call, each accepted or refused on its own (one ack
+    per task, in order). A master falls back to AssignTask for a worker without it.
+    """
 
 @_typing.type_check_only
 class MasterWorkerAsyncStub(MasterWorkerStub):
@@ -66,6 +70,10 @@ class MasterWorkerAsyncStub(MasterWorkerStub):
     AssignTask: _aio.UnaryUnaryMultiCallable[_cluster_pb2.Task, _cluster_pb2.TaskAck]  # type: ignore[assignment]
     CancelTask: _aio.UnaryUnaryMultiCallable[_cluster_pb2.TaskID, _cluster_pb2.TaskAck]  # type: ignore[assignment]
     StreamTaskLogs: _aio.UnaryStreamMultiCallable[_cluster_pb2.TaskLogRequest, _cluster_pb2.LogChunk]  # type: ignore[assignment]
+    AssignTasks: _aio.UnaryUnaryMultiCallable[_cluster_pb2.TaskBatch, _cluster_pb2.TaskBatchAck]  # type: ignore[assignment]
+    """added: several attempts in one call, each accepted or refused on its own (one ack
+    per task, in order). A master falls back to AssignTask for a worker without it.
+    """
 
 class MasterWorkerServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -135,5 +143,15 @@ class MasterWorkerServicer(metaclass=_abc_1.ABCMeta):
         request: _cluster_pb2.TaskLogRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_cluster_pb2.LogChunk], _abc.AsyncIterator[_cluster_pb2.LogChunk]]: ...
+
+    @_abc_1.abstractmethod
+    def AssignTasks(
+        self,
+        request: _cluster_pb2.TaskBatch,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cluster_pb2.TaskBatchAck, _abc.Awaitable[_cluster_pb2.TaskBatchAck]]:
+        """added: several attempts in one call, each accepted or refused on its own (one ack
+        per task, in order). A master falls back to AssignTask for a worker without it.
+        """
 
 def add_MasterWorkerServicer_to_server(servicer: MasterWorkerServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -5,8 +5,9 @@ A claim re-checks, in one transaction serialised per worker, that the task is st
 queued AND that the worker still has the capacity (`Store.claim_task`): two appliers —
 two masters on one PostgreSQL, or the built-in scheduler and an agent — can never
 overbook a worker. Claims are quick database writes; the assignments then go out in
-the background, one at a time per worker and at most `max_parallel` at once, so one
-slow or dead worker never stalls the others.
+the background, one call at a time per worker (carrying every assignment queued for it
+meanwhile, up to `_BATCH`) and at most `max_parallel` calls at once, so one slow or
+dead worker never stalls the others.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from cloudai.ports import Claim, Clock, Store
 from cloudai.scheduling.snapshot import Placement
 
 logger = logging.getLogger(__name__)
+
+# The most assignments one call to a worker carries: a pass that places many on one
+# worker costs a few calls, not one each.
+_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,22 +126,28 @@ class PlanApplier:
             )
 
     async def _send_all(self, worker: Worker) -> None:
+        """Send the worker's outbox, what queued meanwhile in one call (at most
+        `_BATCH`), until it is empty."""
         outbox = self._outbox[worker.worker_id]
         while outbox:
-            task = outbox.popleft()
+            batch = [outbox.popleft() for _ in range(min(len(outbox), _BATCH))]
             try:
                 async with self._slots:
-                    await self._gateway.assign(worker, task)
+                    refusals = await self._gateway.assign(worker, batch)
             except Unavailable as exc:
                 # Unreachable: suspect at once, and nothing else waits on it.
                 self._registry.mark_suspect(worker.worker_id, str(exc))
-                await self._refuse([task, *outbox], worker, str(exc))
+                await self._refuse([*batch, *outbox], worker, str(exc))
                 outbox.clear()
+                continue
             except CloudAIError as exc:
-                await self._refuse([task], worker, str(exc))
-            except Exception:  # a bug must not leave the attempt claimed forever
-                logger.exception("assignment failed", extra={"task_id": task.task_id})
-                await self._refuse([task], worker, "assignment failed")
+                refusals = [str(exc)] * len(batch)
+            except Exception:  # a bug must not leave the attempts claimed forever
+                logger.exception("assignment failed", extra={"task_id": batch[0].task_id})
+                refusals = ["assignment failed"] * len(batch)
+            for task, why in zip(batch, refusals, strict=True):
+                if why is not None:
+                    await self._refuse([task], worker, why)
 
     async def _refuse(self, tasks: list[Task], worker: Worker, why: str) -> None:
         for task in tasks:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,9 +23,11 @@ class LogPiece:
 
 
 class WorkerGateway(Protocol):
-    async def assign(self, worker: Worker, task: Task) -> None:
-        """Hand the task's current attempt to the worker. Raises `Unavailable` when the
-        worker cannot be reached and `Conflict` when it refuses."""
+    async def assign(self, worker: Worker, tasks: Sequence[Task]) -> list[str | None]:
+        """Hand the tasks' current attempts to the worker, in one call where it can:
+        for each task, None (accepted) or why the worker refused it. Raises
+        `Unavailable` when the worker cannot be reached (none was handed over) and
+        another `CloudAIError` when the call as a whole failed."""
         ...
 
     async def cancel(self, worker: Worker, task_id: str, epoch: int) -> None: ...
@@ -46,10 +48,11 @@ class FakeWorkerGateway:
     unreachable: set[str] = field(default_factory=set)
     logs: dict[tuple[str, int], bytes] = field(default_factory=dict)
 
-    async def assign(self, worker: Worker, task: Task) -> None:
+    async def assign(self, worker: Worker, tasks: Sequence[Task]) -> list[str | None]:
         if worker.worker_id in self.unreachable:
             raise Unavailable(f"{worker.worker_id}: connection refused")
-        self.assigned.append((worker.worker_id, task.task_id, task.epoch))
+        self.assigned += [(worker.worker_id, t.task_id, t.epoch) for t in tasks]
+        return [None] * len(tasks)
 
     async def cancel(self, worker: Worker, task_id: str, epoch: int) -> None:
         if worker.worker_id in self.unreachable:

@@ -33,6 +33,9 @@ class MasterSide(pb_grpc.MasterWorkerServicer):
     async def AssignTask(self, request: pb.Task, context: Context) -> pb.TaskAck:
         await _refuse(context, "AssignTask (submit over REST)", "master")
 
+    async def AssignTasks(self, request: pb.TaskBatch, context: Context) -> pb.TaskBatchAck:
+        await _refuse(context, "AssignTasks (submit over REST)", "master")
+
     async def CancelTask(self, request: pb.TaskID, context: Context) -> pb.TaskAck:
         await _refuse(context, "CancelTask (cancel over REST)", "master")
 

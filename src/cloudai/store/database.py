@@ -16,6 +16,7 @@ that holds it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 # PostgreSQL takes row locks, so writers run side by side: as many threads as the
 # connection pool keeps open (SQLAlchemy's default pool_size).
@@ -105,6 +108,7 @@ class _GroupWriter:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._conn: Connection  # opened by the thread, used by it alone
         self._thread = threading.Thread(target=self._run, name="cloudai-db-write", daemon=True)
         self._thread.start()
 
@@ -119,6 +123,14 @@ class _GroupWriter:
         self._thread.join()
 
     def _run(self) -> None:
+        # One connection for the thread's life: no pool checkout and return per write.
+        self._conn = self._engine.connect()
+        try:
+            self._serve()
+        finally:
+            self._conn.close()
+
+    def _serve(self) -> None:
         stopping = False
         while not stopping:
             first = self._jobs.get()
@@ -156,13 +168,28 @@ class _GroupWriter:
     def _transaction(self, works: list[Work]) -> list[Any]:
         """Run `works` in one transaction and commit it; raises what the first that
         fails raises (or the commit), and then nothing of them is written."""
-        with self._engine.connect() as conn:
+        conn = self._conn
+        try:
             # IMMEDIATE: take the write lock now (another process's writer waits
             # for it, up to busy_timeout) rather than fail on upgrading it later.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             results = [work(conn) for work in works]
             conn.commit()
-            return results
+        except BaseException:
+            self._reset()
+            raise
+        return results
+
+    def _reset(self) -> None:
+        """After a failed transaction: rolled back, or (if even that fails) a new
+        connection for the next."""
+        try:
+            self._conn.rollback()
+        except Exception:  # the connection is broken: the next write gets a fresh one
+            logger.warning("database connection reset after a failed rollback", exc_info=True)
+            self._conn.invalidate()
+            self._conn.close()
+            self._conn = self._engine.connect()
 
 
 def _settle(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:

@@ -58,6 +58,21 @@ class WorkerService(WorkerSide):
             await abort_with(context, exc)
         return pb.TaskAck(success=True, message="accepted")
 
+    async def AssignTasks(self, request: pb.TaskBatch, context: Context) -> pb.TaskBatchAck:
+        try:
+            self._check(context)
+        except CloudAIError as exc:
+            await abort_with(context, exc)
+        return pb.TaskBatchAck(acks=[self._accept(task) for task in request.tasks])
+
+    def _accept(self, task: pb.Task) -> pb.TaskAck:
+        """One task of a batch: accepted, or refused on its own."""
+        try:
+            self._runner.accept(convert.assignment_from_proto(task))
+        except CloudAIError as exc:
+            return pb.TaskAck(success=False, message=str(exc))
+        return pb.TaskAck(success=True, message="accepted")
+
     async def CancelTask(self, request: pb.TaskID, context: Context) -> pb.TaskAck:
         try:
             self._check(context)

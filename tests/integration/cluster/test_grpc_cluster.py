@@ -142,6 +142,10 @@ async def test_worker_refuses_calls_without_the_masters_credential(cluster: Clus
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.AssignTask(pb.Task(task_id="task-evil", epoch=1, docker_image="x"))
         assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        evil = pb.TaskBatch(tasks=[pb.Task(task_id="task-evil", epoch=1, docker_image="x")])
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.AssignTasks(evil)
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
         forged = ((CREDENTIAL_HEADER, "0" * 64),)
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.CancelTask(pb.TaskID(task_id="task-x"), metadata=forged)
@@ -178,6 +182,9 @@ async def test_master_refuses_forged_and_unfenced_worker_calls(cluster: Cluster)
         assert "ignored" in ack.message
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.AssignTask(pb.Task(task_id="t"))
+        assert refused.value.code() is grpc.StatusCode.UNIMPLEMENTED
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.AssignTasks(pb.TaskBatch(tasks=[pb.Task(task_id="t")]))
         assert refused.value.code() is grpc.StatusCode.UNIMPLEMENTED
     assert (await cluster.http.get(f"/api/tasks/{task_id}")).json()["status"] == "running"
     cluster.executor.finish(task_id, 1)

@@ -4,7 +4,7 @@ workers, bounded retries, priorities, timeouts, warnings, queue positions."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -141,12 +141,13 @@ class FrozenWorkerGateway(FakeWorkerGateway):
         self.frozen, self.expected = frozen, expected
         self.thaw, self.others_sent = asyncio.Event(), asyncio.Event()
 
-    async def assign(self, worker: Worker, task: Task) -> None:
+    async def assign(self, worker: Worker, tasks: Sequence[Task]) -> list[str | None]:
         if worker.worker_id == self.frozen:
             await self.thaw.wait()
-        await super().assign(worker, task)
+        accepted = await super().assign(worker, tasks)
         if sum(w != self.frozen for w, _, _ in self.assigned) == self.expected:
             self.others_sent.set()
+        return accepted
 
 
 async def test_a_frozen_worker_never_stalls_assignments_to_the_others(
@@ -355,3 +356,35 @@ async def test_tasks_pinned_to_an_absent_worker_are_left_out_until_it_joins(
     placed = await cluster.schedule()
     assert sorted(t for _, t, _ in placed) == sorted(waiting)
     assert {w for w, _, _ in placed} == {"later"}
+
+
+class PickyWorkerGateway(FakeWorkerGateway):
+    """Takes every task of a batch but those in `refused`, and notes each call's size."""
+
+    def __init__(self, refused: set[str]) -> None:
+        super().__init__()
+        self.refused, self.calls = refused, list[int]()
+
+    async def assign(self, worker: Worker, tasks: Sequence[Task]) -> list[str | None]:
+        self.calls.append(len(tasks))
+        taken = [t for t in tasks if t.task_id not in self.refused]
+        await super().assign(worker, taken)
+        return [("no GPU free" if t.task_id in self.refused else None) for t in tasks]
+
+
+async def test_a_pass_sends_a_worker_its_tasks_in_one_call_and_a_refusal_ends_only_its_task(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    gateway = PickyWorkerGateway(refused=set())
+    cluster = Cluster(store, tmp_path, gateway=gateway)
+    await cluster.core.registry.register("w1", "127.0.0.1:1", Resources(8, 8, 80))
+    tasks_ids = [await cluster.submit(max_retries=0) for _ in range(5)]
+    gateway.refused.add(tasks_ids[2])
+    await cluster.schedule(start=False)
+    assert sum(gateway.calls) == 5 and len(gateway.calls) < 5  # batched
+    statuses = [await cluster.status(t) for t in tasks_ids]
+    assert [s for n, s in enumerate(statuses) if n != 2] == [TaskStatus.ASSIGNED] * 4
+    task = await cluster.core.tasks.get(ALICE, tasks_ids[2])
+    assert task.status is TaskStatus.QUEUED and task.retries == 0  # nothing ran
+    _, attempts = await cluster.core.tasks.history(task)
+    assert "no GPU free" in attempts[0].reason

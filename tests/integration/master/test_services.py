@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -323,12 +323,15 @@ async def test_a_report_that_overtakes_the_start_still_records_running(tmp_path:
     core_box: list[MasterCore] = []
 
     class ReportingGateway(FakeWorkerGateway):
-        async def assign(self, worker: Worker, task: Task) -> None:
-            await super().assign(worker, task)
-            outcome = AttemptReport(
-                task.task_id, task.epoch, worker.worker_id, TaskStatus.COMPLETED, 0, "", False, 0
-            )
-            await core_box[0].lifecycle.finished(outcome)
+        async def assign(self, worker: Worker, tasks: Sequence[Task]) -> list[str | None]:
+            accepted = await super().assign(worker, tasks)
+            for task in tasks:
+                outcome = AttemptReport(
+                    task.task_id, task.epoch, worker.worker_id, TaskStatus.COMPLETED, 0, "",
+                    False, 0,
+                )  # fmt: skip
+                await core_box[0].lifecycle.finished(outcome)
+            return accepted
 
     core = build_core(store, FakeClock(), ReportingGateway(), CoreOptions(tmp_path, "k" * 32))
     core_box.append(core)
