@@ -24,7 +24,7 @@ from cloudai.domain.task import (
 )
 from cloudai.domain.users import Role, User
 from cloudai.domain.workers import Eligibility, Usage, Worker, WorkerStatus
-from cloudai.store.tables import AssignmentRow, EventRow, ResultRow, TaskRow, UserRow, WorkerRow
+from cloudai.store.tables import AssignmentRow, EventRow, ResultRow, UserRow, WorkerRow
 
 
 def utc(dt: datetime) -> datetime:
@@ -132,37 +132,40 @@ def task_values(t: Task) -> dict[str, Any]:
     }
 
 
-def task_of(r: TaskRow | Row[Any]) -> Task:
-    """A task from its ORM row, or from a plain row of the same columns."""
+def task_of(r: Row[Any]) -> Task:
+    """A task from a plain row of the task columns (others may be there too). Read
+    through the row's mapping: attribute access costs ten times as much, which was a
+    third of listing a page of tasks."""
+    m = r._mapping
     return Task(
-        task_id=r.task_id,
-        user_id=r.user_id,
-        name=r.name,
-        docker_image=r.docker_image,
-        command=r.command,
-        request=Resources(r.req_cpu, r.req_memory_gb, r.req_storage_gb, r.req_gpu),
-        tag=r.tag,
-        k_value=r.k_value,
-        created_at=utc(r.created_at),
-        updated_at=utc(r.updated_at),
-        status=TaskStatus(r.status),
-        reason=r.reason,
-        epoch=r.epoch,
-        worker_id=r.worker_id,
-        exit_code=r.exit_code,
-        started_at=utc_opt(r.started_at),
-        finished_at=utc_opt(r.finished_at),
-        priority=r.priority,
-        max_retries=r.max_retries,
-        retries=r.retries,
-        timeout_s=r.timeout_s,
-        env=dict(r.env or {}),
-        target_worker_id=r.target_worker_id,
-        task_type=r.task_type,
-        tau_s=r.tau_s,
-        deadline=utc_opt(r.deadline),
-        sla_met=r.sla_met,
-        scheduler=r.scheduler,
+        task_id=m["task_id"],
+        user_id=m["user_id"],
+        name=m["name"],
+        docker_image=m["docker_image"],
+        command=m["command"],
+        request=Resources(m["req_cpu"], m["req_memory_gb"], m["req_storage_gb"], m["req_gpu"]),
+        tag=m["tag"],
+        k_value=m["k_value"],
+        created_at=utc(m["created_at"]),
+        updated_at=utc(m["updated_at"]),
+        status=TaskStatus(m["status"]),
+        reason=m["reason"],
+        epoch=m["epoch"],
+        worker_id=m["worker_id"],
+        exit_code=m["exit_code"],
+        started_at=utc_opt(m["started_at"]),
+        finished_at=utc_opt(m["finished_at"]),
+        priority=m["priority"],
+        max_retries=m["max_retries"],
+        retries=m["retries"],
+        timeout_s=m["timeout_s"],
+        env=dict(m["env"] or {}),
+        target_worker_id=m["target_worker_id"],
+        task_type=m["task_type"],
+        tau_s=m["tau_s"],
+        deadline=utc_opt(m["deadline"]),
+        sla_met=m["sla_met"],
+        scheduler=m["scheduler"],
     )
 
 
