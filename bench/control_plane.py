@@ -191,19 +191,20 @@ async def drain(client: httpx.AsyncClient, count: int, already: int,
 
 async def assign_latencies(client: httpx.AsyncClient, rate: float, seconds: float) -> list[float]:
     ids: list[str] = []
-    start = time.perf_counter()
     pending: list[asyncio.Task[None]] = []
+    token = client.headers["Authorization"].removeprefix("Bearer ")
+    async with LoadClient(str(client.base_url), token, IN_FLIGHT) as load:
 
-    async def one() -> None:
-        answer = await client.post("/api/tasks", json=BODY)
-        ids.append(answer.json()["task_id"])
+        async def one() -> None:
+            ids.append((await load.post_json("/api/tasks", BODY))["task_id"])
 
-    for n in range(int(rate * seconds)):
-        delay = start + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)  # the offered load's pace
-        pending.append(asyncio.create_task(one()))
-    await asyncio.gather(*pending)
+        start = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the offered load's pace
+            pending.append(asyncio.create_task(one()))
+        await asyncio.gather(*pending)
     latencies = []
     for task_id in ids:
         wait = await client.get(f"/api/tasks/{task_id}/wait", params={"until": "completed"})

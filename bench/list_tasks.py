@@ -50,8 +50,8 @@ async def fill(store: SqlStore, count: int, user_ids: list[str]) -> None:
         )  # fmt: skip
         batch.append(rows.task_values(task))
         if len(batch) == 5000 or n == count - 1:
-            rows_now = batch  # a benchmark may fill in bulk
-            await store._write(lambda conn: conn.execute(insert(TaskRow), rows_now))
+            # A benchmark may fill in bulk (the default binds this batch).
+            await store._write(lambda conn, now=batch: conn.execute(insert(TaskRow), now))
             batch = []
 
 
