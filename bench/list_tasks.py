@@ -16,6 +16,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 
 from cloudai.api.app import create_app
 from cloudai.domain import lifecycle
@@ -40,6 +42,10 @@ USERS = 4
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def _bulk_insert(batch: list[dict[str, object]]) -> Callable[[Connection], object]:
+    return lambda conn: conn.execute(insert(TaskRow), batch)
+
+
 async def fill(store: SqlStore, count: int, user_ids: list[str]) -> None:
     spec = TaskSpec("img", "true", Resources(1, 0.5, 1))
     batch: list[dict[str, object]] = []
@@ -50,8 +56,7 @@ async def fill(store: SqlStore, count: int, user_ids: list[str]) -> None:
         )  # fmt: skip
         batch.append(rows.task_values(task))
         if len(batch) == 5000 or n == count - 1:
-            # A benchmark may fill in bulk (the default binds this batch).
-            await store._write(lambda conn, now=batch: conn.execute(insert(TaskRow), now))
+            await store._write(_bulk_insert(batch))  # a benchmark may fill in bulk
             batch = []
 
 
