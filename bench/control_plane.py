@@ -244,14 +244,22 @@ def raw_sqlite_rate(count: int) -> float:
 async def depth_rate(client: httpx.AsyncClient, worker_ids: list[str], queued: int,
                      already: int) -> float:  # fmt: skip
     """Drain rate with `queued` tasks waiting when the (cordoned) workers open."""
-    for worker_id in worker_ids:
-        (await client.post(f"/api/admin/workers/{worker_id}/cordon")).raise_for_status()
+    await _set_eligibility(client, worker_ids, "cordon")
     await submit_many(client, queued)
     began = time.perf_counter()
-    for worker_id in worker_ids:
-        (await client.post(f"/api/admin/workers/{worker_id}/open")).raise_for_status()
+    await _set_eligibility(client, worker_ids, "open")  # side by side: many workers
     ended = await until_completed(client, already + queued)
     return queued / (ended - began)
+
+
+async def _set_eligibility(client: httpx.AsyncClient, worker_ids: list[str], verb: str) -> None:
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(worker_id: str) -> None:
+        async with gate:
+            (await client.post(f"/api/admin/workers/{worker_id}/{verb}")).raise_for_status()
+
+    await asyncio.gather(*(one(w) for w in worker_ids))
 
 
 async def subscribers(client: httpx.AsyncClient) -> float:

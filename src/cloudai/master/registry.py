@@ -35,6 +35,11 @@ class WorkerRegistry:
         self._suspect_after_s = suspect_after_s
         self._lost_after_s = lost_after_s
         self._workers: dict[str, Worker] = {}
+        # What `all` and `get` hand out: one copy per worker, made when first asked
+        # after the worker changed (passes ask for every worker, each submit's pass).
+        # Callers never mutate them.
+        self._copies: dict[str, Worker] = {}
+        self._sorted_ids: list[str] | None = None
         self._written_at: dict[str, datetime] = {}  # when each worker's row was last written
         self._heartbeat_observers: list[HeartbeatObserver] = []
         self._change_observers: list[WorkerObserver] = []
@@ -50,6 +55,8 @@ class WorkerRegistry:
                 worker.last_heartbeat = now
                 worker.status = WorkerStatus.SUSPECT
             self._workers[worker.worker_id] = worker
+        self._copies.clear()
+        self._sorted_ids = None
 
     async def register(self, worker_id: str, address: str, total: Resources) -> Worker:
         now = self._clock.now()
@@ -64,6 +71,7 @@ class WorkerRegistry:
             eligibility=known.eligibility if known else Eligibility.OPEN,
         )
         self._workers[worker_id] = worker
+        self._touched(worker_id, joined=known is None)
         await self._store.upsert_worker(worker)
         logger.info("worker registered", extra={"worker_id": worker_id, "address": address})
         self._changed(worker)
@@ -79,6 +87,7 @@ class WorkerRegistry:
         if back:
             logger.info("worker back", extra={"worker_id": worker_id})
         worker.status = WorkerStatus.ACTIVE
+        self._touched(worker_id)
         written = self._written_at.get(worker_id)
         if back or written is None or (now - written).total_seconds() >= PERSIST_HEARTBEAT_S:
             await self._store.upsert_worker(worker)
@@ -117,6 +126,7 @@ class WorkerRegistry:
             if status is worker.status or worker.status is WorkerStatus.LOST:
                 continue
             worker.status = status
+            self._touched(worker.worker_id)
             await self._store.upsert_worker(worker)
             logger.warning("worker %s", status, extra={"worker_id": worker.worker_id})
             self._changed(worker)
@@ -130,6 +140,7 @@ class WorkerRegistry:
         if worker is None:
             raise NotFound(f"worker {worker_id} is not registered")
         worker.eligibility = eligibility
+        self._touched(worker_id)
         await self._store.upsert_worker(worker)
         logger.info("worker %s", eligibility.value, extra={"worker_id": worker_id})
         self._changed(worker)
@@ -140,6 +151,7 @@ class WorkerRegistry:
         next heartbeat is answered NotFound: it must register again."""
         if self._workers.pop(worker_id, None) is None:
             return False
+        self._touched(worker_id, joined=True)
         await self._store.delete_worker(worker_id)
         logger.info("worker removed", extra={"worker_id": worker_id})
         return True
@@ -150,15 +162,29 @@ class WorkerRegistry:
         worker = self._workers.get(worker_id)
         if worker is not None and worker.status is WorkerStatus.ACTIVE:
             worker.status = WorkerStatus.SUSPECT
+            self._touched(worker_id)
             logger.warning("worker unreachable: %s", why, extra={"worker_id": worker_id})
             self._changed(worker)
 
+    def _touched(self, worker_id: str, *, joined: bool = False) -> None:
+        """The worker changed (or `joined`/left the table): its copy is stale."""
+        self._copies.pop(worker_id, None)
+        if joined:
+            self._sorted_ids = None
+
+    def _copy(self, worker_id: str) -> Worker:
+        copy = self._copies.get(worker_id)
+        if copy is None:
+            copy = self._copies[worker_id] = replace(self._workers[worker_id])
+        return copy
+
     def get(self, worker_id: str) -> Worker | None:
-        worker = self._workers.get(worker_id)
-        return replace(worker) if worker else None
+        return self._copy(worker_id) if worker_id in self._workers else None
 
     def all(self) -> list[Worker]:
-        return [replace(w) for w in sorted(self._workers.values(), key=lambda w: w.worker_id)]
+        if self._sorted_ids is None:
+            self._sorted_ids = sorted(self._workers)
+        return [self._copy(worker_id) for worker_id in self._sorted_ids]
 
     def active(self) -> list[Worker]:
         return [w for w in self.all() if w.status is WorkerStatus.ACTIVE]

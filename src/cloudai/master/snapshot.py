@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cloudai.domain import sla
+from cloudai.domain.resources import Resources
 from cloudai.domain.workers import Eligibility, Worker, WorkerStatus
 from cloudai.master.accounting import Accounting
 from cloudai.master.registry import WorkerRegistry
@@ -19,6 +20,7 @@ from cloudai.scheduling.feasibility import never_fitting
 from cloudai.scheduling.snapshot import Snapshot, WorkerView
 
 RESYNC_S = 60.0  # the index is re-read from the database at least this often
+_STALE_VIEWS = 64  # views of workers gone kept at most, before they are dropped
 
 
 def schedulable(worker: Worker) -> bool:
@@ -46,6 +48,8 @@ class SnapshotBuilder:
         self._max_running_per_user = max_running_per_user
         self._resync_s = resync_s
         self._synced_at: datetime | None = None
+        # Each worker's last view, with the copy and the held sum it was made from.
+        self._views: dict[str, tuple[Worker, Resources, WorkerView]] = {}
 
     def invalidate(self) -> None:
         """A claim was refused: the index may be behind the database; re-read it."""
@@ -83,20 +87,22 @@ class SnapshotBuilder:
 
     def _workers(self) -> list[WorkerView]:
         """Every worker not lost; free capacity is derived from the tasks that hold
-        resources, so a release can never happen twice."""
-        return [
-            WorkerView(
-                worker_id=w.worker_id,
-                total=w.total,
-                free=(w.total - self._index.used(w.worker_id)).clamped(),
-                schedulable=schedulable(w),
-                cpu_load=w.usage.cpu / 100,
-                memory_load=w.usage.memory / 100,
-                gpu_load=w.usage.gpu / 100,
-            )
-            for w in self._registry.all()
-            if w.status is not WorkerStatus.LOST
-        ]
+        resources, so a release can never happen twice. A worker's view is made again
+        only when the worker or what it holds changed (the registry hands out a new
+        copy on every change)."""
+        views = []
+        for worker in self._registry.all():
+            if worker.status is WorkerStatus.LOST:
+                continue
+            used = self._index.used(worker.worker_id)
+            kept = self._views.get(worker.worker_id)
+            if kept is None or kept[0] is not worker or kept[1] != used:
+                kept = self._views[worker.worker_id] = (worker, used, _view(worker, used))
+            views.append(kept[2])
+        if len(self._views) > len(views) + _STALE_VIEWS:  # workers removed or lost
+            current = {v.worker_id for v in views}
+            self._views = {k: v for k, v in self._views.items() if k in current}
+        return views
 
     def _usage(self, now: datetime) -> dict[str, float]:
         """Finished runs (decayed) plus what running attempts have used so far."""
@@ -106,3 +112,15 @@ class SnapshotBuilder:
             seconds = (now - task.started_at).total_seconds()
             usage[task.user_id] = sla.charge(usage.get(task.user_id, 0.0), task.request, seconds)
         return usage
+
+
+def _view(worker: Worker, used: Resources) -> WorkerView:
+    return WorkerView(
+        worker_id=worker.worker_id,
+        total=worker.total,
+        free=(worker.total - used).clamped(),
+        schedulable=schedulable(worker),
+        cpu_load=worker.usage.cpu / 100,
+        memory_load=worker.usage.memory / 100,
+        gpu_load=worker.usage.gpu / 100,
+    )
