@@ -141,13 +141,18 @@ async def workers(
         await asyncio.gather(*(app.stop() for app in apps))
 
 
+def lean(client: httpx.AsyncClient) -> LoadClient:
+    """The lean client (bench/loadgen.py) for `client`'s master and login."""
+    token = client.headers["Authorization"].removeprefix("Bearer ")
+    return LoadClient(str(client.base_url), token, IN_FLIGHT)
+
+
 async def submit_many(
     client: httpx.AsyncClient, count: int, body: dict[str, Any] = BODY
 ) -> list[str]:
     """The ids of `count` tasks of `body`, submitted `IN_FLIGHT` at a time (on the
     lean client: httpx would cost more CPU than the master, see bench/loadgen.py)."""
-    token = client.headers["Authorization"].removeprefix("Bearer ")
-    async with LoadClient(str(client.base_url), token, IN_FLIGHT) as load:
+    async with lean(client) as load:
 
         async def one() -> str:
             task_id: str = (await load.post_json("/api/tasks", body))["task_id"]
@@ -192,8 +197,7 @@ async def drain(client: httpx.AsyncClient, count: int, already: int,
 async def assign_latencies(client: httpx.AsyncClient, rate: float, seconds: float) -> list[float]:
     ids: list[str] = []
     pending: list[asyncio.Task[None]] = []
-    token = client.headers["Authorization"].removeprefix("Bearer ")
-    async with LoadClient(str(client.base_url), token, IN_FLIGHT) as load:
+    async with lean(client) as load:
 
         async def one() -> None:
             ids.append((await load.post_json("/api/tasks", BODY))["task_id"])

@@ -32,8 +32,6 @@ from cloudai.rpc.servicers import Context, MasterSide, metadata
 
 logger = logging.getLogger(__name__)
 
-_CREDENTIALS_KEPT = 10_000  # workers whose credential is kept; past it, start again
-
 
 class MasterWorkerService(MasterSide):
     def __init__(
@@ -55,7 +53,6 @@ class MasterWorkerService(MasterSide):
         self._reconcile_grace_s = reconcile_grace_s
         self._cluster_id = cluster_id
         self._join_token = join_token
-        self._credentials: dict[str, str] = {}  # worker id -> its proven credential
         self._registry = registry
         self._lifecycle = lifecycle
         self._dispatcher = dispatcher
@@ -66,15 +63,9 @@ class MasterWorkerService(MasterSide):
         meta = metadata(context)
         worker_id = meta.get(WORKER_ID_HEADER, "")
         given = meta.get(CREDENTIAL_HEADER, "")
-        expected = self._credentials.get(worker_id)
-        if expected is None:
-            expected = worker_credential(self._join_token, worker_id)
+        expected = worker_credential(self._join_token, worker_id)
         if not worker_id or not same_secret(given, expected):
             raise Unauthorized("missing or invalid worker credential")
-        # Kept once a worker proved it: an HMAC a call was a tenth of a report's time.
-        if len(self._credentials) >= _CREDENTIALS_KEPT:
-            self._credentials.clear()
-        self._credentials[worker_id] = expected
         return worker_id
 
     async def RegisterWorker(self, request: pb.WorkerInfo, context: Context) -> pb.RegisterAck:

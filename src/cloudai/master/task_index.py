@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Hashable
+from typing import TypeVar
 
 from cloudai.domain.resources import Resources
 from cloudai.domain.task import HOLDING, Attempt, Task, TaskStatus
@@ -24,9 +26,10 @@ from cloudai.scheduling.snapshot import QueuedTaskView, RunningView
 # What a pass leaves out: requests no worker could ever fit, and pinned-to workers that
 # are not registered.
 _LeftOut = tuple[frozenset[Resources], frozenset[str]]
+K = TypeVar("K", bound=Hashable)
 
 
-def _discount(counts: Counter[str], key: str) -> None:
+def _discount(counts: Counter[K], key: K) -> None:
     counts[key] -= 1
     if counts[key] <= 0:
         del counts[key]
@@ -139,10 +142,8 @@ class TaskIndex:
         self._changed()
         if view.target_worker_id:
             _discount(self._targets, view.target_worker_id)
-            return
-        self._requests[view.request] -= 1
-        if self._requests[view.request] <= 0:
-            del self._requests[view.request]
+        else:
+            _discount(self._requests, view.request)
 
     def _changed(self) -> None:
         self._ordered = None

@@ -13,7 +13,7 @@ before. A change made through another master on the same database is seen here w
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from cloudai.domain.users import User
 
@@ -28,6 +28,19 @@ class RecentUsers:
         # Bumped on every change: a read that began before one is not kept, since it
         # may have seen the row before that change.
         self._changes = 0
+
+    async def read_through(
+        self, user_id: str, read: Callable[[str], Awaitable[User | None]]
+    ) -> User | None:
+        """The user kept, else `read` it (and keep what it found)."""
+        kept = self.get(user_id)
+        if kept is not None:
+            return kept
+        mark = self.mark()
+        user = await read(user_id)
+        if user is not None:
+            self.keep(user, mark)
+        return user
 
     def get(self, user_id: str) -> User | None:
         found = self._kept.get(user_id)

@@ -102,6 +102,13 @@ class SqlStore(TokenQueries, AdminQueries):
         """`work` in a transaction that commits when it returns, rolls back if it raises."""
         return await self._db.write(work)
 
+    async def _write_user(self, user_id: str, work: Callable[[Connection], T]) -> T:
+        """`_write` of a change to the user's row; the user kept in memory is forgotten."""
+        try:
+            return await self._db.write(work)
+        finally:
+            self._users.forget(user_id)
+
     def _upsert(self, entity: type[Base], values: dict[str, Any], keys: tuple[str, ...]) -> Any:
         insert_ = pg_insert if self._dialect == "postgresql" else sqlite_insert
         changed = {k: v for k, v in values.items() if k not in keys}
@@ -133,16 +140,11 @@ class SqlStore(TokenQueries, AdminQueries):
             raise Conflict(f"user {user.user_id!r} or email {user.email!r} exists") from exc
 
     async def get_user(self, user_id: str) -> User | None:
-        kept = self._users.get(user_id)
-        if kept is not None:
-            return kept
-        mark = self._users.mark()
+        return await self._users.read_through(user_id, self._read_user)
+
+    async def _read_user(self, user_id: str) -> User | None:
         row = await self._row(self._statements.get_user, {"user_id": user_id})
-        if row is None:
-            return None
-        user = rows.user_of(row)
-        self._users.keep(user, mark)
-        return user
+        return None if row is None else rows.user_of(row)
 
     async def get_user_by_email(self, email: str) -> User | None:
         row = await self._row(select(UserRow).where(UserRow.email == email))

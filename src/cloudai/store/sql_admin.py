@@ -53,10 +53,7 @@ class AdminQueries:
             values["disabled"] = disabled
         if values:
             flagged = update(UserRow).where(UserRow.user_id == user_id).values(**values)
-            try:
-                await self._write(lambda conn: conn.execute(flagged))
-            finally:
-                self._users.forget(user_id)
+            await self._write_user(user_id, lambda conn: conn.execute(flagged))
         row = await self._row(select(UserRow).where(UserRow.user_id == user_id))
         return None if row is None else rows.user_of(row)
 

@@ -18,16 +18,15 @@ from sqlalchemy.sql import Executable
 from cloudai.domain.errors import Conflict
 from cloudai.domain.users import ApiToken
 from cloudai.store import rows
-from cloudai.store.recent_users import RecentUsers
 from cloudai.store.tables import ApiTokenRow, UserRow
 
 T = TypeVar("T")
 
 
 class _Sessions(Protocol):
-    _users: RecentUsers  # forgets a user this store changes
-
     async def _write(self, work: Callable[[Connection], T]) -> T: ...
+
+    async def _write_user(self, user_id: str, work: Callable[[Connection], T]) -> T: ...
 
     async def _row(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> Any: ...
 
@@ -59,16 +58,10 @@ def _bump(user_id: str, **values: Any) -> Callable[[Connection], int | None]:
 
 class TokenQueries:
     async def set_password(self: _Sessions, user_id: str, password_hash: str) -> int | None:
-        try:
-            return await self._write(_bump(user_id, password_hash=password_hash))
-        finally:
-            self._users.forget(user_id)
+        return await self._write_user(user_id, _bump(user_id, password_hash=password_hash))
 
     async def revoke_sessions(self: _Sessions, user_id: str) -> int | None:
-        try:
-            return await self._write(_bump(user_id))
-        finally:
-            self._users.forget(user_id)
+        return await self._write_user(user_id, _bump(user_id))
 
     async def add_api_token(self: _Sessions, token: ApiToken) -> None:
         added = insert(ApiTokenRow).values(rows.columns(token))
