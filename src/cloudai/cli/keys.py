@@ -43,6 +43,9 @@ class _Watcher:
         self.thread.start()
 
     def _read(self) -> None:
+        # Ctrl-C must reach the main thread: a signal the kernel hands this thread would
+        # leave a main thread blocked in a system call waiting.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while True:
             ready, _, _ = select.select([self.fd, self.wake_r], [], [])
             if self.wake_r in ready:
