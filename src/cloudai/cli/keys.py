@@ -40,21 +40,30 @@ class _Watcher:
         self.thread: threading.Thread | None = threading.Thread(
             target=self._read, name="cloudai-keys", daemon=True
         )
-        self.thread.start()
+        # Ctrl-C must reach the main thread: a signal the kernel hands the reader would
+        # leave a main thread blocked in a system call waiting. The reader is started
+        # with them blocked (a thread inherits the mask), so none reaches it before it
+        # runs; one that comes meanwhile waits for the main thread's unblocking.
+        kept = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self.thread.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, kept)
 
     def _read(self) -> None:
-        # Ctrl-C must reach the main thread: a signal the kernel hands this thread would
-        # leave a main thread blocked in a system call waiting.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        # The terminal reads without waiting (VMIN 0, see `_start`): a key that Ctrl-C
+        # flushed between the poll and the read must not leave this thread blocked in
+        # the read, where `stop` could not wake it. A hang-up ends the reading.
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
         while True:
-            ready, _, _ = select.select([self.fd, self.wake_r], [], [])
-            if self.wake_r in ready:
+            events = dict(poller.poll())
+            if self.wake_r in events or events.get(self.fd, 0) & ~select.POLLIN:
                 return
             try:
                 data = os.read(self.fd, 64)
             except OSError:
-                return
-            if not data:
                 return
             if QUIT_KEYS.intersection(data) and self.main is not None:
                 signal.pthread_kill(self.main, _SIGNAL)
@@ -93,6 +102,9 @@ def _start() -> _Watcher | None:
             return None
         saved = termios.tcgetattr(fd)
         tty.setcbreak(fd, termios.TCSANOW)
+        mode = termios.tcgetattr(fd)
+        mode[6][termios.VMIN], mode[6][termios.VTIME] = 0, 0
+        termios.tcsetattr(fd, termios.TCSANOW, mode)
     except (ImportError, AttributeError, OSError, ValueError):
         return None
     return _Watcher(fd, saved)

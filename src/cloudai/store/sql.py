@@ -36,7 +36,7 @@ from cloudai.store.database import Database
 from cloudai.store.engine import make_engine, upgrade_to_head
 from cloudai.store.recent_users import RecentUsers
 from cloudai.store.sql_admin import AdminQueries
-from cloudai.store.sql_listing import task_listing
+from cloudai.store.sql_listing import TaskListings
 from cloudai.store.sql_statements import ATTEMPT_PREFIX, Statements, cas_parameters
 from cloudai.store.sql_tokens import TokenQueries
 from cloudai.store.tables import (
@@ -96,6 +96,7 @@ class SqlStore(TokenQueries, AdminQueries):
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect: {self._dialect}")
         self._statements = Statements(db.engine.dialect)
+        self._listings = TaskListings()
         self._users = RecentUsers()
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
@@ -118,9 +119,9 @@ class SqlStore(TokenQueries, AdminQueries):
             .on_conflict_do_update(index_elements=list(keys), set_=changed)
         )
 
-    async def _all(self, stmt: Executable) -> list[Any]:
+    async def _all(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> list[Any]:
         """Plain rows (attribute access by column name): no ORM objects are built."""
-        return await self._db.read(lambda conn: list(conn.execute(stmt).all()))
+        return await self._db.read(lambda conn: list(conn.execute(stmt, parameters).all()))
 
     async def _row(self, stmt: Executable, parameters: dict[str, Any] | None = None) -> Any:
         """The one plain row `stmt` finds (with `parameters`), or None."""
@@ -220,12 +221,12 @@ class SqlStore(TokenQueries, AdminQueries):
         id_prefix: str | None = None,
         search: str | None = None,
     ) -> list[Task]:
-        stmt = task_listing(
+        stmt, parameters = self._listings.statement(
             user_id=user_id, statuses=statuses, limit=limit, offset=offset,
             newest_first=newest_first, worker_id=worker_id, after=after, tag=tag, since=since,
             with_files=with_files, id_prefix=id_prefix, search=search,
         )  # fmt: skip
-        return [rows.task_of(r) for r in await self._all(stmt)]
+        return [rows.task_of(r) for r in await self._all(stmt, parameters)]
 
     async def list_finished(
         self, since: datetime, *, after: tuple[datetime, str] | None = None, limit: int = 1000

@@ -252,15 +252,17 @@ async def test_list_tasks_by_search_matches_id_name_or_image_in_any_case(store: 
     await add(store, make_task("task-2", name="eval", docker_image="registry.test/TRAINER:1"))
     await add(store, make_task("task-3", name="100% done", docker_image="busybox"))
     await add(store, make_task("task-train", name="other", docker_image="busybox"))
+    await add(store, make_task("task-4", name="in/out", docker_image="busybox"))
 
     def found(search: str) -> set[str]:
         return {t.task_id for t in tasks_of[search]}
 
-    tasks_of = {q: await store.list_tasks(search=q) for q in ("train", "0%", "_", "BUSY")}
+    tasks_of = {q: await store.list_tasks(search=q) for q in ("train", "0%", "_", "BUSY", "/")}
     assert found("train") == {"task-1", "task-2", "task-train"}
     assert found("0%") == {"task-3"}  # % and _ are literal
     assert found("_") == set()
-    assert found("BUSY") == {"task-1", "task-3", "task-train"}
+    assert found("BUSY") == {"task-1", "task-3", "task-train", "task-4"}
+    assert found("/") == {"task-2", "task-4"}  # the escape character is literal too
 
 
 # --------------------------------------------------------------------------- the cluster

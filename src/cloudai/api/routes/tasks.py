@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from cloudai.api.cursors import decode_cursor, encode_cursor
 from cloudai.api.deps import CurrentUser, ServicesDep
@@ -20,6 +21,7 @@ from cloudai.api.schemas import (
     TaskListOut,
     TaskOut,
     statuses_for,
+    task_fields,
 )
 from cloudai.domain.errors import InvalidRequest
 from cloudai.domain.task import Task, TaskStatus
@@ -43,7 +45,7 @@ async def submit(body: TaskIn, user: CurrentUser, services: ServicesDep) -> Subm
     )
 
 
-@router.get("")
+@router.get("", response_model=TaskListOut)
 async def list_tasks(
     user: CurrentUser,
     services: ServicesDep,
@@ -68,7 +70,7 @@ async def list_tasks(
     ] = None,
     limit: PageSize = 100,
     offset: Offset = 0,
-) -> TaskListOut:
+) -> Response:
     """Tasks newest first (yours; an admin's: everyone's), filtered. A full page carries
     `next_cursor`: pass it back as `cursor` for the next (stable under new submits)."""
     wanted = TaskFilter(
@@ -78,10 +80,11 @@ async def list_tasks(
     )  # fmt: skip
     tasks = await services.tasks.list_tasks(user, wanted)
     next_cursor = encode_cursor(tasks[-1]) if len(tasks) == limit else None
-    return TaskListOut(
-        tasks=[_out(services, t) for t in tasks], limit=limit, offset=offset,
-        next_cursor=next_cursor,
-    )  # fmt: skip
+    page = {
+        "tasks": [_fields(services, t) for t in tasks], "limit": limit, "offset": offset,
+        "next_cursor": next_cursor,
+    }  # fmt: skip
+    return Response(to_json(page), media_type="application/json")  # TaskListOut's JSON
 
 
 def _statuses(raw: str | None) -> tuple[TaskStatus, ...] | None:
@@ -97,10 +100,14 @@ def _statuses(raw: str | None) -> tuple[TaskStatus, ...] | None:
 
 
 def _out(services: Services, task: Task) -> TaskOut:
+    return TaskOut(**_fields(services, task))
+
+
+def _fields(services: Services, task: Task) -> dict[str, Any]:
     dispatcher = services.dispatcher
     if task.status is not TaskStatus.QUEUED:
-        return TaskOut.of(task)
-    return TaskOut.of(
+        return task_fields(task)
+    return task_fields(
         task, dispatcher.pending_reason(task.task_id), dispatcher.queue_position(task.task_id)
     )
 
