@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from cloudai.domain.errors import InvalidRequest
@@ -27,6 +28,9 @@ from cloudai.scheduling.snapshot import Placement, Plan, Scheduler, Snapshot
 logger = logging.getLogger(__name__)
 
 AGENT = "agent"
+# The longest rest after a costly pass: a pass over 10,000 queued tasks and 1,000 full
+# workers plans in ~12 ms, so this bounds what a slow snapshot read adds to a wait.
+MAX_REST_S = 0.05
 
 
 @dataclass(slots=True)
@@ -67,6 +71,8 @@ class Dispatcher:
         agent_active: Callable[[], bool] = lambda: False,
         request_of: Callable[[str], Resources | None] = lambda _task_id: None,
         target_of: Callable[[str], str | None] = lambda _task_id: None,
+        monotonic: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._builder = builder
         self._applier = applier
@@ -80,6 +86,8 @@ class Dispatcher:
         self._cursor = 0
         self._view = QueueView()
         self._last_pass_at: float | None = None  # the snapshot time of the last finished pass
+        self._monotonic, self._sleep = monotonic, sleep
+        self._planning_s = 0.0  # how long the last pass took to snapshot and plan
         self._fallback = make_scheduler(fallback)
         self._name = ""
         self._policy: Scheduler = self._fallback
@@ -153,8 +161,15 @@ class Dispatcher:
                 await self.schedule_once()
             except Exception:  # a failed pass (say, a database hiccup) must not stop scheduling
                 logger.exception("scheduling pass failed; retrying on the next tick")
+            ended = self._monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._interval_s)
+            # After a costly pass (many workers) the loop serves as long again before
+            # the next: planning takes at most about half of it, and the submits and
+            # releases of that time share one pass instead of one pass each.
+            rest = min(self._planning_s, MAX_REST_S) - (self._monotonic() - ended)
+            if rest > 0 and not self._finishing:
+                await self._sleep(rest)
             self._wakeup.clear()
 
     async def snapshot(self) -> Snapshot:
@@ -163,8 +178,10 @@ class Dispatcher:
     async def schedule_once(self) -> list[Placement]:
         """One pass: plan against a fresh snapshot, then apply the plan. With the agent
         in charge and heard from recently, only reasons and positions are refreshed."""
+        began = self._monotonic()
         snapshot = await self.snapshot()
         plan = self._policy.plan(snapshot)
+        self._planning_s = self._monotonic() - began
         if self._name == AGENT and self._agent_active():
             self._remember(plan, snapshot, placed=())
             self._last_pass_at = snapshot.now
