@@ -40,6 +40,7 @@ class WorkerRegistry:
         # Callers never mutate them.
         self._copies: dict[str, Worker] = {}
         self._sorted_ids: list[str] | None = None
+        self._capacities: frozenset[Resources] | None = None  # see `capacities`
         self._written_at: dict[str, datetime] = {}  # when each worker's row was last written
         self._heartbeat_observers: list[HeartbeatObserver] = []
         self._change_observers: list[WorkerObserver] = []
@@ -57,6 +58,7 @@ class WorkerRegistry:
             self._workers[worker.worker_id] = worker
         self._copies.clear()
         self._sorted_ids = None
+        self._capacities = None
 
     async def register(self, worker_id: str, address: str, total: Resources) -> Worker:
         now = self._clock.now()
@@ -108,6 +110,7 @@ class WorkerRegistry:
         self._change_observers.append(observer)
 
     def _changed(self, worker: Worker) -> None:
+        self._capacities = None  # every change of a worker's status or total comes here
         for observer in self._change_observers:
             observer(replace(worker))
 
@@ -171,6 +174,7 @@ class WorkerRegistry:
         self._copies.pop(worker_id, None)
         if joined:
             self._sorted_ids = None
+            self._capacities = None
 
     def _copy(self, worker_id: str) -> Worker:
         copy = self._copies.get(worker_id)
@@ -185,6 +189,15 @@ class WorkerRegistry:
         if self._sorted_ids is None:
             self._sorted_ids = sorted(self._workers)
         return [self._copy(worker_id) for worker_id in self._sorted_ids]
+
+    def capacities(self) -> frozenset[Resources]:
+        """The distinct totals of the workers not lost: a submit asks whether any of
+        them could ever fit its request (a few shapes, however many workers)."""
+        if self._capacities is None:
+            self._capacities = frozenset(
+                w.total for w in self._workers.values() if w.status is not WorkerStatus.LOST
+            )
+        return self._capacities
 
     def active(self) -> list[Worker]:
         return [w for w in self.all() if w.status is WorkerStatus.ACTIVE]

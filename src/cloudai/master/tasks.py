@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from cloudai.domain import lifecycle as rules
 from cloudai.domain import sla
 from cloudai.domain.errors import Conflict, Forbidden, NotFound, Unavailable
+from cloudai.domain.resources import Resources
 from cloudai.domain.task import (
     Attempt,
     OutputFile,
@@ -139,13 +140,15 @@ class TaskService:
         return Submitted(task, warnings)
 
     def _placement_warnings(self, task: Task) -> list[str]:
-        workers = [w for w in self._registry.all() if w.status is not WorkerStatus.LOST]
-        if task.target_worker_id:
-            target = next((w for w in workers if w.worker_id == task.target_worker_id), None)
-            if target is None:
-                return [f"worker {task.target_worker_id} is not registered; the task waits for it"]
-            workers = [target]
-        if not any(task.request.fits_in(w.total) for w in workers):
+        target_id = task.target_worker_id
+        if target_id:
+            target = self._registry.get(target_id)
+            if target is None or target.status is WorkerStatus.LOST:
+                return [f"worker {target_id} is not registered; the task waits for it"]
+            capacities: Collection[Resources] = (target.total,)
+        else:
+            capacities = self._registry.capacities()
+        if not any(task.request.fits_in(total) for total in capacities):
             return ["no registered worker could ever fit this request; it waits for one to join"]
         return []
 

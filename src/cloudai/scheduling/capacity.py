@@ -48,15 +48,20 @@ class FreeCapacity:
     )
 
     def __init__(self, workers: Sequence[WorkerView]) -> None:
-        schedulable = [(pos, w) for pos, w in enumerate(workers) if w.schedulable]
-        self.positions = [pos for pos, _ in schedulable]
-        self.ids = [w.worker_id for _, w in schedulable]
+        # One look at each worker, then a column per field; the clamps are conditional
+        # expressions, not max() calls (a pass per submit builds this for every worker).
+        schedulable = [
+            (p, w.worker_id, w.total, w.free) for p, w in enumerate(workers) if w.schedulable
+        ]
+        self.positions = [p for p, _, _, _ in schedulable]
+        self.ids = [worker_id for _, worker_id, _, _ in schedulable]
         self.index_of = {worker_id: i for i, worker_id in enumerate(self.ids)}
-        self.totals = [w.total for _, w in schedulable]
-        self.cpu = [max(w.free.cpu, 0.0) for _, w in schedulable]
-        self.memory = [max(w.free.memory_gb, 0.0) for _, w in schedulable]
-        self.storage = [max(w.free.storage_gb, 0.0) for _, w in schedulable]
-        self.gpu = [max(w.free.gpu, 0) for _, w in schedulable]
+        self.totals = [total for _, _, total, _ in schedulable]
+        frees = [free for _, _, _, free in schedulable]
+        self.cpu = [f.cpu if f.cpu > 0.0 else 0.0 for f in frees]
+        self.memory = [f.memory_gb if f.memory_gb > 0.0 else 0.0 for f in frees]
+        self.storage = [f.storage_gb if f.storage_gb > 0.0 else 0.0 for f in frees]
+        self.gpu = [f.gpu if f.gpu > 0 else 0 for f in frees]
         self.reserved = NOT_RESERVED
         self.bound: tuple[float, float, float, int] = (0.0, 0.0, 0.0, 0)
         self.refresh_bound()

@@ -45,6 +45,28 @@ async def test_submit_takes_scheduling_fields_and_warns(
     assert waiting["queue_position"] == 1 and "could ever fit" in waiting["pending_reason"]
 
 
+async def test_submit_warns_of_a_target_that_is_absent_or_too_small(
+    api: httpx.AsyncClient, core: MasterCore
+) -> None:
+    headers = await login(api, "tia")
+    await core.registry.register("small", "127.0.0.1:1", Resources(2, 4, 10, 0))
+    await core.registry.register("large", "127.0.0.1:2", Resources(32, 64, 10, 0))
+
+    async def warning(**body: object) -> str | None:
+        answer = await api.post("/api/tasks", headers=headers, json={"docker_image": "img",
+                                "tag": "cpu-light", **body})  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        warned: str | None = answer.json()["warning"]
+        return warned
+
+    assert await warning(cpu_required=8) is None  # the large worker fits it
+    assert "could ever fit" in str(await warning(cpu_required=8, target_worker_id="small"))
+    assert await warning(cpu_required=1, target_worker_id="small") is None
+    assert "w9 is not registered" in str(await warning(target_worker_id="w9"))
+    await core.registry.remove("large")
+    assert "could ever fit" in str(await warning(cpu_required=8))  # the shape left with it
+
+
 async def test_bad_scheduling_fields_are_refused(api: httpx.AsyncClient) -> None:
     headers = await login(api, "vic")
     for bad in ({"priority": 5}, {"env": {"1BAD": "x"}}, {"timeout_seconds": 0}):

@@ -61,3 +61,24 @@ async def test_worker_views_follow_usage_eligibility_and_what_is_held() -> None:
     assert await view() == (3.0, False, 0.25)
     index.record(dataclasses.replace(held, status=TaskStatus.COMPLETED))
     assert await view() == (4.0, False, 0.25)
+
+
+async def test_capacities_follow_joins_losses_returns_and_removals() -> None:
+    clock = FakeClock()
+    registry = WorkerRegistry(InMemoryStore(), clock, suspect_after_s=15, lost_after_s=30)
+    big = Resources(cpu=64, memory_gb=256, storage_gb=10)
+    await registry.register("w1", "127.0.0.1:1", TOTAL)
+    await registry.register("w2", "127.0.0.1:2", TOTAL)
+    assert registry.capacities() == {TOTAL}  # one shape for alike workers
+    await registry.register("w3", "127.0.0.1:3", big)
+    assert registry.capacities() == {TOTAL, big}
+    clock.advance(20)
+    await registry.heartbeat("w1", Usage())
+    await registry.heartbeat("w2", Usage())
+    clock.advance(20)
+    assert await registry.check_liveness() == ["w3"]
+    assert registry.capacities() == {TOTAL}  # w3 is lost: its shape is gone
+    await registry.heartbeat("w3", Usage())
+    assert registry.capacities() == {TOTAL, big}  # back
+    await registry.remove("w3")
+    assert registry.capacities() == {TOTAL}
