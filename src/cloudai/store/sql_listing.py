@@ -1,5 +1,5 @@
 """The task listing's statement: filters, paging key and order, built apart from the
-store so each part stays small. Pure: it builds a SELECT and runs nothing.
+store so each part stays small. It builds SELECTs and runs nothing.
 
 A statement is built once per *shape* (which filters are set, the order) with bound
 parameters, and the values go in at execution. Building it and making its cache key
@@ -25,7 +25,8 @@ Shape = tuple[bool, bool, frozenset[str]]  # the order, with_files, the paramete
 
 
 class TaskListings:
-    """The listing statements by shape, built on first use (at most 2^11 of them)."""
+    """The listing statements by shape, built on first use: at most 2^10 of them (eight
+    optional filters, two orders, with or without files), one store's own."""
 
     def __init__(self) -> None:
         self._by_shape: dict[Shape, Select[Any]] = {}
