@@ -37,6 +37,11 @@ def files(
     output: Output = Format.TABLE, json_flag: JsonFlag = False,
 ) -> None:  # fmt: skip
     """Tasks that have stored outputs, newest first: how many files, how many bytes."""
+    if user_id is not None and user_id.startswith("task-"):  # user ids are u-…
+        raise typer.BadParameter(
+            f"{user_id} is a task id; `cloudai task-files {user_id}` lists its files",
+            param_hint="USER_ID",
+        )
     with session() as client:
         page = client.stored(user_id, limit, cursor)
     if wants_json(output, json_flag):

@@ -98,6 +98,10 @@ def test_files_of_a_user(master: FakeMaster) -> None:
     assert master.asked("GET", "/api/files")[1].query == {"limit": "100"}
     master.answer("GET", "/api/files", {"error": "forbidden", "detail": "admins only"}, 403)
     assert cli("files", "u-other").exit_code == 4
+    by_task = cli("files", A)  # a task id where a user id goes: pointed to task-files
+    said = " ".join(by_task.output.replace("│", " ").split())  # the error's box unwrapped
+    assert by_task.exit_code == 2 and f"is a task id; `cloudai task-files {A}`" in said
+    assert len(master.asked("GET", "/api/files")) == 3  # nothing was asked
 
 
 def test_download_by_prefix_and_no_progress_bar_into_a_pipe(
