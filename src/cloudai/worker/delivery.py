@@ -9,11 +9,17 @@ Every call has one explicit outcome, never an endless loop:
 - the master will not store the files (`InvalidRequest`: too large, a bad path): the
   result goes without them and its reason says so;
 - the master's storage is full (`StorageFull`): a few tries, then the result goes
-  without the files; an attempt that had succeeded fails with `output storage full`;
+  without the files; an attempt that had succeeded fails with `output storage full`
+  (also when a try in between failed otherwise: a full disk can abort the upload's
+  stream with `INTERNAL` while the worker still sends);
+- the files keep failing otherwise: a few tries, then the result goes without them;
+  an attempt that had succeeded fails as an executor error (a counted retry: a new
+  attempt may collect them). The result is never dropped for its files' sake;
 - the master no longer wants the attempt (`Conflict`, `NotFound`: superseded,
   unknown, already final; `Forbidden`: the files of an attempt that is no longer the
   task's current one, which the master fences): dropped;
-- anything else (a bug on either side): a few tries, then dropped, logged as an error.
+- the result itself keeps failing otherwise (a bug on either side): a few tries, then
+  dropped, logged as an error.
 """
 
 from __future__ import annotations
@@ -96,6 +102,10 @@ class Delivery:
             return _without_files(finished, f"output files not stored: {exc}")
         except StorageFull as exc:
             return _without_files(finished, f"output storage full: {exc}", Failure.STORAGE)
+        except (_Expired, Conflict, NotFound, Forbidden):
+            raise
+        except CloudAIError as exc:
+            return _without_files(finished, f"output files not stored: {exc}", Failure.EXECUTOR)
         return finished
 
     async def _retrying(self, call: _Call, finished: FinishedAttempt, what: str) -> None:
@@ -103,6 +113,7 @@ class Delivery:
         StorageFull and unknown errors -> again, at most _BOUNDED_TRIES times; the
         rest is raised at once."""
         delay, tries = _BACKOFF_START_S, 0
+        full: StorageFull | None = None  # the reason to give, if any try saw a full disk
         while True:
             try:
                 await call()
@@ -115,8 +126,9 @@ class Delivery:
                 raise
             except CloudAIError as exc:
                 tries += 1
+                full = exc if isinstance(exc, StorageFull) else full
                 if tries >= _BOUNDED_TRIES:
-                    raise
+                    raise full or exc from None
                 logger.warning("sending %s failed (%s); trying again", what, exc)
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # no lockstep retries
             delay = min(delay * 2, _BACKOFF_MAX_S)

@@ -1,7 +1,7 @@
 """Every delivery ends: retried while the master is unreachable (until the result is
-too old), sent without files the master will not or cannot store, dropped when the
-master no longer wants it or keeps failing; an attempt with nothing to ship sends no
-upload, and its result says so."""
+too old), sent without files the master will not or cannot store (or keeps failing
+to take), dropped when the master no longer wants it or keeps failing the result; an
+attempt with nothing to ship sends no upload, and its result says so."""
 
 from __future__ import annotations
 
@@ -111,6 +111,27 @@ async def test_a_failed_task_keeps_its_own_failure_when_storage_is_full(tmp_path
     (sent,) = link.reported
     assert sent.report.outcome is TaskStatus.FAILED and sent.report.failure is None
     assert sent.report.reason.endswith("; output storage full: no space")
+
+
+async def test_a_full_disk_is_the_reason_even_when_a_try_failed_otherwise(
+    tmp_path: Path,
+) -> None:
+    # A full master disk can abort the upload's stream as INTERNAL while the worker sends.
+    mixed = [StorageFull("no space"), CloudAIError("Internal error from Core")] * 5
+    link = ScriptedLink(uploads=mixed)
+    await deliver(tmp_path, link, finished())
+    (sent,) = link.reported
+    assert (sent.report.outcome, sent.report.failure) == (TaskStatus.FAILED, Failure.STORAGE)
+    assert sent.report.reason == "output storage full: no space"
+
+
+async def test_files_that_keep_failing_do_not_cost_the_result(tmp_path: Path) -> None:
+    link = ScriptedLink(uploads=[CloudAIError("internal")] * 10)
+    await deliver(tmp_path, link, finished())
+    (sent,) = link.reported  # sent without its files, not dropped (the task'd be lost)
+    assert (sent.report.outcome, sent.report.failure) == (TaskStatus.FAILED, Failure.EXECUTOR)
+    assert sent.report.reason == "output files not stored: internal"
+    assert sent.output_files == ()
 
 
 @pytest.mark.parametrize(
