@@ -102,7 +102,7 @@ class Delivery:
             return _without_files(finished, f"output files not stored: {exc}")
         except StorageFull as exc:
             return _without_files(finished, f"output storage full: {exc}", Failure.STORAGE)
-        except (_Expired, Conflict, NotFound, Forbidden):
+        except (Conflict, NotFound, Forbidden):  # the master no longer wants the attempt
             raise
         except CloudAIError as exc:
             return _without_files(finished, f"output files not stored: {exc}", Failure.EXECUTOR)
